@@ -1,0 +1,1 @@
+"""Panel's Async and Concurrency guide as a multi-page, multi-user Panel app."""

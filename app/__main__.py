@@ -1,0 +1,41 @@
+"""`python -m app [panel serve flags]`: the one serve command used by make, Docker and the tests.
+
+It builds the `panel serve` command line from the settings (PORT, ADDRESS, ALLOW_WEBSOCKET_ORIGIN)
+and the page registry, appends any extra flags given, and runs Panel's own CLI in this process,
+so signals reach the server directly.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from app.registry import HOME, PAGES
+from app.settings import Settings
+
+
+def serve_command(settings: Settings, extra: list[str]) -> list[str]:
+    """The `panel serve` argument list for these settings and extra flags."""
+    args = ["panel", "serve", *(str(page.script) for page in PAGES)]
+    args += ["--index", HOME.app_name]
+    args += ["--port", str(settings.port), "--address", settings.address]
+    for origin in settings.websocket_origins():
+        args += ["--allow-websocket-origin", origin]
+    args += ["--liveness"]
+    return args + extra
+
+
+def main(argv: list[str] | None = None) -> None:
+    extra = sys.argv[1:] if argv is None else argv
+    try:
+        settings = Settings.from_env()
+    except ValueError as error:
+        sys.exit(f"configuration error: {error}")
+    sys.argv = serve_command(settings, extra)
+    print("Running:", " ".join(sys.argv), flush=True)
+    from panel.command import main as panel_main
+
+    panel_main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The Panel-free core: plain, typed Python with an explicit lifecycle and its own unit tests."""

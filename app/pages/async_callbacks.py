@@ -1,0 +1,12 @@
+"""Page: async callbacks. Every click runs its own task; the page never freezes."""
+
+import panel as pn
+
+from app import runtime
+from app.components.async_clicker import AsyncClicker
+from app.components.template import serve_page
+
+pn.extension()
+runtime.configure_logging()
+
+serve_page("async_callbacks", AsyncClicker(duration=runtime.settings().async_task_seconds))

@@ -1,0 +1,61 @@
+"""Every page has the one template and sidebar; every sidebar link leads where it says."""
+
+from __future__ import annotations
+
+import pytest
+from helpers import SCREENSHOTS, open_page
+from playwright.sync_api import Page, expect
+
+from app.components.template import page_title
+from app.registry import DEMOS, PAGES
+from app.registry import Page as AppPage
+
+
+def _nav(page: Page):
+    return page.get_by_role("navigation", name="Pages")
+
+
+@pytest.mark.parametrize("current", PAGES, ids=lambda p: p.slug or "home")
+def test_every_page_has_the_sidebar_with_every_link(
+    page: Page, base_url: str, current: AppPage
+) -> None:
+    open_page(page, f"/{current.slug}")
+    expect(page).to_have_title(page_title(current))
+    nav = _nav(page)
+    expect(nav.get_by_role("link")).to_have_count(len(PAGES))
+    for target in PAGES:
+        link = nav.get_by_role("link", name=target.title)
+        if target == current:
+            expect(link).to_have_attribute("aria-current", "page")
+        else:
+            expect(link).not_to_have_attribute("aria-current", "page")
+        # Where the link leads from this page, and that it answers.
+        href = link.evaluate("a => a.href")
+        assert href == f"{base_url}/{target.slug}"
+        assert page.request.get(href).ok
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"{current.slug or 'home'}.png")
+
+
+def test_clicking_through_the_sidebar(page: Page) -> None:
+    open_page(page, "/")
+    for target in (*DEMOS, PAGES[0]):
+        _nav(page).get_by_role("link", name=target.title).click()
+        page.wait_for_url(f"**/{target.slug}")
+        expect(page).to_have_title(page_title(target))
+        expect(_nav(page).locator('[aria-current="page"]')).to_have_text(
+            f"{target.icon} {target.title}"
+        )
+
+
+def test_home_introduces_and_links_every_demo(page: Page) -> None:
+    open_page(page, "/")
+    cards = page.locator("section.pattern")
+    expect(cards).to_have_count(len(DEMOS))
+    for demo in DEMOS:
+        card = cards.filter(has_text=demo.title)
+        expect(card).to_contain_text(demo.summary)
+        assert card.get_by_role("link").evaluate("a => a.pathname") == f"/{demo.slug}"
+    cards.first.get_by_role("link").click()
+    page.wait_for_url(f"**/{DEMOS[0].slug}")
+    expect(page).to_have_title(page_title(DEMOS[0]))

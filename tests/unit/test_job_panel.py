@@ -1,0 +1,87 @@
+"""The threaded-queue component without a server: the seed's texts, errors and bounds."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from app.components.job_panel import QueuePanel, status_text
+from app.core.jobs import JobInfo, JobQueue, JobState
+
+
+@pytest.fixture
+def queue() -> Iterator[JobQueue]:
+    q = JobQueue(workers=1, max_waiting=2, max_per_owner=3).start()
+    yield q
+    q.shutdown(grace=0.5, timeout=0.5)
+
+
+def wait_for(panel: QueuePanel, name: str, value: str, timeout: float = 5.0) -> None:
+    """Wait, on the parameter's own change events, until panel.<name> == value."""
+    changed = threading.Event()
+    watcher = panel.param.watch(lambda event: changed.set(), name)
+    deadline = time.monotonic() + timeout
+    try:
+        while getattr(panel, name) != value:
+            assert changed.wait(max(0.0, deadline - time.monotonic())), getattr(panel, name)
+            changed.clear()
+    finally:
+        panel.param.unwatch(watcher)
+
+
+def info(job_id: int, state: JobState, position: int | None = None) -> JobInfo:
+    return JobInfo(job_id, "o", "io", state, 0.0, position, 0.0, None, None, None)
+
+
+def test_status_text_follows_the_seed() -> None:
+    assert status_text([], {}) == "Queue empty"
+    jobs = {1: info(1, JobState.DONE), 2: info(2, JobState.RUNNING), 3: info(3, JobState.QUEUED, 1)}
+    assert status_text([1, 2, 3], jobs) == "Processing item 2 of 3 items in queue."
+    jobs = {1: info(1, JobState.QUEUED, 4)}
+    assert status_text([1], jobs) == (
+        "Item 1 of 1 items in queue is waiting for a worker (position 4 in the shared queue)."
+    )
+    assert status_text([1, 2], {1: info(1, JobState.FAILED)}) == "Queue empty"
+
+
+def test_launch_processes_an_item_then_reports_queue_empty(queue: JobQueue) -> None:
+    panel = QueuePanel(queue, item_seconds=0.2)
+    assert panel.status == "Queue empty"
+    panel._launch()
+    wait_for(panel, "status", "Processing item 1 of 1 items in queue.")
+    wait_for(panel, "status", "Queue empty")
+    assert panel.message == ""
+
+
+def test_a_failing_item_is_reported(queue: JobQueue) -> None:
+    panel = QueuePanel(queue, item_seconds=0.1, kind="fail")
+    panel._launch()
+    wait_for(panel, "message", "Item 1 failed: ItemFailed: this item fails on purpose")
+    wait_for(panel, "status", "Queue empty")
+
+
+def test_bounds_are_reported_and_nothing_is_lost(queue: JobQueue) -> None:
+    panel = QueuePanel(queue, item_seconds=5)
+    panel._launch()
+    wait_for(panel, "status", "Processing item 1 of 1 items in queue.")
+    panel._launch()
+    panel._launch()  # one running, two waiting: the queue and this session are both full
+    panel._launch()
+    assert panel.message == "You have 3 jobs waiting, the most one session may have"
+    assert len(queue.jobs_of(panel._owner)) == 3
+    other = QueuePanel(queue, item_seconds=5)
+    other._launch()
+    assert other.message == "Queue full: 2 of 2 jobs waiting, try again shortly"
+    assert queue.jobs_of(other._owner) == []
+
+
+def test_closing_the_session_cancels_its_items(queue: JobQueue) -> None:
+    panel = QueuePanel(queue, item_seconds=5)
+    panel._launch()
+    panel._launch()
+    panel._on_session_destroyed(None)
+    stats = queue.stats()
+    assert stats.queued == 0 and stats.cancelled >= 1

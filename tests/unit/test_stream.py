@@ -1,0 +1,55 @@
+"""The random-walk source and the streaming component's rollover bound."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from app.components.stream_plot import StreamingPlot
+from app.core.stream import RandomWalk
+
+
+def run(coroutine) -> None:
+    """Run a coroutine to its end on a loop of its own (pytest-playwright may hold this thread's)."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, coroutine).result()
+
+
+def test_batches_continue_x_by_one_and_y_from_the_last_point() -> None:
+    walk = RandomWalk(seed=1)
+    first = walk.next_batch(5)
+    assert first["x"] == [1, 2, 3, 4, 5]
+    second = walk.next_batch(3)
+    assert second["x"] == [6, 7, 8]
+    assert (walk.last_x, walk.last_y) == (8, second["y"][-1])
+    steps = [b - a for a, b in zip([first["y"][-1], *second["y"]], second["y"], strict=False)]
+    assert all(abs(step) < 6 for step in steps)  # unit normal steps, not jumps
+
+
+def test_same_seed_same_walk() -> None:
+    assert RandomWalk(seed=7).next_batch(4) == RandomWalk(seed=7).next_batch(4)
+
+
+def test_empty_batch_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least one point"):
+        RandomWalk().next_batch(0)
+
+
+def test_plot_streams_points_per_click_and_keeps_at_most_rollover() -> None:
+    plot = StreamingPlot(delay=0, points=5, rollover=12)
+    source = plot._source
+    run(plot._stream(None))
+    assert source.data["x"] == [0, 1, 2, 3, 4, 5]
+    for _ in range(3):
+        run(plot._stream(None))
+    assert len(source.data["x"]) == 12
+    assert list(source.data["x"]) == list(range(9, 21))
+
+
+def test_stream_callback_keeps_the_document_lock() -> None:
+    # Panel runs a callback with the document lock only if it carries `lock`, which
+    # pn.io.with_lock sets; on_click passes the bound method, whose attributes are the function's.
+    plot = StreamingPlot()
+    assert getattr(plot._stream, "lock", False) is True
