@@ -12,7 +12,7 @@ from app.core.stream import RandomWalk
 
 
 def run(coroutine) -> None:
-    """Run a coroutine to its end on a loop of its own (pytest-playwright may hold this thread's)."""
+    """Run a coroutine to its end on its own loop (pytest-playwright may hold this thread's)."""
     with ThreadPoolExecutor(1) as pool:
         pool.submit(asyncio.run, coroutine).result()
 
