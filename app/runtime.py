@@ -11,7 +11,7 @@ import logging
 import threading
 from functools import cache
 
-from app.core.jobs import JobQueue
+from app.core.job_queue import JobQueue
 from app.settings import Settings
 
 _lock = threading.Lock()

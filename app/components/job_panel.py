@@ -9,7 +9,8 @@ import threading
 import panel as pn
 import param
 
-from app.core.jobs import JobInfo, JobQueue, JobRejected, JobState, QueueStats
+from app.core.job_queue import JobQueue
+from app.core.jobs import JobInfo, JobRejected, JobState, QueueStats
 from app.core.work import WORK_KINDS
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from app.components.job_panel import QueuePanel, status_text
-from app.core.jobs import JobInfo, JobQueue, JobState
+from app.core.job_queue import JobQueue
+from app.core.jobs import JobInfo, JobState
 
 
 @pytest.fixture

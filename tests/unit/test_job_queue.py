@@ -8,10 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from app.core.job_queue import JobQueue
 from app.core.jobs import (
     JobCancelled,
     JobContext,
-    JobQueue,
     JobState,
     OwnerLimitReached,
     QueueClosed,
