@@ -9,6 +9,7 @@ import threading
 import panel as pn
 import param
 
+from app.components.job_table import JobTable
 from app.core.job_queue import JobQueue
 from app.core.jobs import JobInfo, JobRejected, JobState, QueueStats
 from app.core.work import WORK_KINDS
@@ -45,14 +46,15 @@ def status_text(batch: list[int], jobs: dict[int, JobInfo]) -> str:
 def pool_text(stats: QueueStats) -> str:
     return (
         f"Shared pool: {stats.running} of {stats.workers} workers busy · "
-        f"{stats.queued} of {stats.max_waiting} jobs waiting"
+        f"{stats.queued} of {stats.max_waiting} jobs waiting · "
+        f"{stats.done} done, {stats.failed} failed, {stats.cancelled} cancelled"
     )
 
 
 class QueuePanel(pn.viewable.Viewer):
     """A "Click to launch" button that puts an item of the chosen kind on the shared job queue,
-    and the seed's status line ("Processing item i of n items in queue." / "Queue empty") for
-    this session's items only.
+    the seed's status line for this session's items only, a live table of this session's jobs
+    (each cancellable), and a line for the shared pool.
 
     It never touches widgets from a worker thread: a queue notification only schedules one
     refresh on this session's event loop, which reads a fresh snapshot of the queue."""
@@ -75,20 +77,24 @@ class QueuePanel(pn.viewable.Viewer):
         self._reported: set[int] = set()
         self._refresh_pending = False
         self._closed = False
-        self._unsubscribe = [
-            queue.subscribe(self._owner, self._schedule_refresh),
-            queue.subscribe_stats(self._schedule_refresh),
-        ]
-        self._button = pn.widgets.Button(label="Click to launch", color="primary")
-        self._button.on_click(self._launch)
+        self._launch_button = pn.widgets.Button(label="Click to launch", color="primary")
+        self._launch_button.on_click(self._launch)
+        self._cancel_all = pn.widgets.Button(label="Cancel all", color="warning", disabled=True)
+        self._cancel_all.on_click(self._cancel_all_jobs)
         self._kind = pn.widgets.RadioButtonGroup.from_param(self.param.kind, name="Kind of item")
         self._alert = pn.pane.Alert(
             self.param.message, alert_type="warning", visible=self.param.message.rx.bool()
         )
+        self._table = JobTable(on_cancel=self._cancel_job)
+        self._unsubscribe = [
+            queue.subscribe(self._owner, self._schedule_refresh),
+            queue.subscribe_stats(self._schedule_refresh),
+        ]
         self._refresh()
         if self._doc is not None:
             pn.state.on_session_destroyed(self._on_session_destroyed)
 
+    # -- user actions (on the session's loop) ----------------------------------------------
     def _launch(self, event=None) -> None:
         work = WORK_KINDS[self.kind].make(self.item_seconds)
         try:
@@ -96,11 +102,21 @@ class QueuePanel(pn.viewable.Viewer):
         except JobRejected as rejected:
             self.message = str(rejected)
             return
+        log.info("session %s submitted job %d (%s)", self._owner, job.id, self.kind)
         with self._lock:
             self._batch.append(job.id)
         self.message = ""
         self._schedule_refresh()
 
+    def _cancel_job(self, job_id: int) -> None:
+        if self._queue.cancel(job_id):
+            log.info("session %s cancelled job %d", self._owner, job_id)
+
+    def _cancel_all_jobs(self, event=None) -> None:
+        cancelled = self._queue.cancel_owner(self._owner)
+        log.info("session %s cancelled all its %d unfinished jobs", self._owner, cancelled)
+
+    # -- refreshing --------------------------------------------------------------------------
     def _schedule_refresh(self) -> None:
         """Called from any thread: run one refresh on the session's loop, however many changes."""
         with self._lock:
@@ -118,17 +134,20 @@ class QueuePanel(pn.viewable.Viewer):
     def _refresh(self) -> None:
         with self._lock:
             self._refresh_pending = False
-            jobs = {job.id: job for job in self._queue.jobs_of(self._owner)}
-            status = status_text(self._batch, jobs)
+            jobs = self._queue.jobs_of(self._owner)
+            by_id = {job.id: job for job in jobs}
+            status = status_text(self._batch, by_id)
             failures = [
-                (self._batch.index(i) + 1, jobs[i])
+                (self._batch.index(i) + 1, by_id[i])
                 for i in self._batch
-                if i in jobs and jobs[i].state is JobState.FAILED and i not in self._reported
+                if i in by_id and by_id[i].state is JobState.FAILED and i not in self._reported
             ]
             self._reported.update(job.id for _, job in failures)
             if status == "Queue empty":
                 self._batch.clear()
                 self._reported.clear()
+        self._table.update(jobs, self._queue.clock())
+        self._cancel_all.disabled = all(job.state.final for job in jobs)
         self.status = status
         self.pool = pool_text(self._queue.stats())
         if failures:
@@ -145,8 +164,11 @@ class QueuePanel(pn.viewable.Viewer):
     def __panel__(self):
         return pn.Column(
             self._kind,
-            pn.Row(self._button, pn.widgets.StaticText(value=self.param.status)),
+            pn.Row(self._launch_button, pn.widgets.StaticText(value=self.param.status)),
             self._alert,
             pn.widgets.StaticText(value=self.param.pool),
+            pn.pane.Markdown("### Your jobs"),
+            self._table.view,
+            self._cancel_all,
             sizing_mode="stretch_width",
         )

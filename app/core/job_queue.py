@@ -77,6 +77,7 @@ class JobQueue:
         max_waiting: int = 100,
         max_per_owner: int = 20,
         keep_finished: int = 20,
+        progress_interval: float = 0.1,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if workers < 1 or max_waiting < 1 or max_per_owner < 1:
@@ -85,7 +86,8 @@ class JobQueue:
         self.max_waiting = max_waiting
         self.max_per_owner = max_per_owner
         self.keep_finished = keep_finished
-        self._clock = clock
+        self.progress_interval = progress_interval
+        self.clock = clock
         self._cond = threading.Condition()
         self._waiting: deque[_Job] = deque()
         self._owners: dict[str, OrderedDict[int, _Job]] = {}
@@ -158,7 +160,7 @@ class JobQueue:
             # A job that a free worker will take at once never waits, so only count real waiters.
             if len(self._waiting) >= self.max_waiting:
                 raise QueueFull(len(self._waiting), self.max_waiting)
-            job = _Job(next(self._ids), owner, kind, work, self._clock())
+            job = _Job(next(self._ids), owner, kind, work, self.clock())
             self._owners.setdefault(owner, OrderedDict())[job.id] = job
             self._by_id[job.id] = job
             self._waiting.append(job)
@@ -274,16 +276,24 @@ class JobQueue:
                     return
                 job = self._waiting.popleft()
                 self._set_state(job, JobState.RUNNING)
-                job.started_at = self._clock()
+                job.started_at = self.clock()
                 owners = self._waiting_owners() | {job.owner}
             self._notify(owners, stats=True)
             self._run(job)
 
     def _run(self, job: _Job) -> None:
+        last_told = 0.0
+
         def report(fraction: float) -> None:
+            nonlocal last_told
             with self._cond:
                 job.progress = fraction
-            self._notify({job.owner}, stats=False)
+            # Progress may be reported often; listeners hear of it at most every interval.
+            # State changes are always told at once.
+            now = time.monotonic()
+            if now - last_told >= self.progress_interval:
+                last_told = now
+                self._notify({job.owner}, stats=False)
 
         ctx = JobContext(job.cancel, report)
         result: object = None
@@ -312,7 +322,7 @@ class JobQueue:
     def _finish(self, job: _Job, state: JobState) -> None:
         """Move a job to its final state (lock held) and trim the owner's history."""
         self._set_state(job, state)
-        job.finished_at = self._clock()
+        job.finished_at = self.clock()
         if state is JobState.DONE and job.started_at is not None:
             self._durations.append(job.finished_at - job.started_at)
         log.debug("job %d (%s) of %s %s", job.id, job.kind, job.owner, state)
@@ -344,7 +354,7 @@ class JobQueue:
 
     def _info(self, job: _Job) -> JobInfo:
         position = eta = None
-        now = self._clock()
+        now = self.clock()
         mean = self._mean_duration()
         if job.state is JobState.QUEUED:
             position = self._waiting.index(job) + 1

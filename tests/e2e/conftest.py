@@ -27,6 +27,10 @@ ROOT = Path(__file__).resolve().parents[2]
 # What the test server runs with, beyond the defaults `make serve` uses.
 SERVER_ENV = {
     "LOG_LEVEL": "INFO",
+    # Small queue bounds, so that a test can fill them with a few clicks.
+    "QUEUE_WORKERS": "2",
+    "QUEUE_MAX_WAITING": "6",
+    "QUEUE_MAX_PER_SESSION": "4",
 }
 # Destroy closed sessions within a few seconds instead of Bokeh's 15 to 32 s. The lifetime must
 # outlast a page's load (~1 s before its websocket opens), or the session is dropped and re-made
