@@ -106,10 +106,11 @@ class QueuePanel(pn.viewable.Viewer):
         with self._lock:
             self._batch.append(job.id)
         self.message = ""
-        self._schedule_refresh()
+        self._refresh()  # on the session's loop already: show the new item at once
 
     def _cancel_job(self, job_id: int) -> None:
-        if self._queue.cancel(job_id):
+        # The id comes from the browser: only this session's own jobs may be cancelled.
+        if self._queue.cancel(job_id, owner=self._owner):
             log.info("session %s cancelled job %d", self._owner, job_id)
 
     def _cancel_all_jobs(self, event=None) -> None:
@@ -146,12 +147,12 @@ class QueuePanel(pn.viewable.Viewer):
             if status == "Queue empty":
                 self._batch.clear()
                 self._reported.clear()
-        self._table.update(jobs, self._queue.clock())
-        self._cancel_all.disabled = all(job.state.final for job in jobs)
         self.status = status
         self.pool = pool_text(self._queue.stats())
         if failures:
             self.message = "; ".join(f"Item {n} failed: {job.error}" for n, job in failures)
+        self._cancel_all.disabled = all(job.state.final for job in jobs)
+        self._table.update(jobs, self._queue.clock())
 
     def _on_session_destroyed(self, session_context) -> None:
         with self._lock:
@@ -167,8 +168,7 @@ class QueuePanel(pn.viewable.Viewer):
             pn.Row(self._launch_button, pn.widgets.StaticText(value=self.param.status)),
             self._alert,
             pn.widgets.StaticText(value=self.param.pool),
-            pn.pane.Markdown("### Your jobs"),
-            self._table.view,
+            self._table,
             self._cancel_all,
             sizing_mode="stretch_width",
         )

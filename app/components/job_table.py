@@ -1,112 +1,138 @@
-"""A live table of one session's jobs: a row per job, updated in place, each with its own cancel.
+"""A live table of one session's jobs, each row with a progress bar and its own cancel button.
 
-Rows are kept by job id and only their changed values are sent to the browser, so a progress
-tick costs a few bytes, not a re-render of the table.
+One browser-side component (a Panel JSComponent) draws every row and updates rows in place, so
+a progress tick costs one small message and no new Bokeh models; a click on a row's "Cancel"
+comes back to Python as a message carrying the job's id.
 """
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable
+from typing import ClassVar
 
 import panel as pn
+import param
 
 from app.core.jobs import JobInfo
 from app.core.work import WORK_KINDS
-
-ROW_CSS = """
-.job-cells { display: grid; grid-template-columns: 4em 11em 7em 5em 6em 6em;
-             gap: 0.5em; align-items: center; font-variant-numeric: tabular-nums; }
-.job-cells.header { font-weight: 600; }
-.job-cells .state-failed { color: #b00020; }
-.job-cells .state-cancelled { color: #777; }
-.job-cells .state-done { color: #2e7d32; }
-.job-error { grid-column: 1 / -1; color: #b00020; font-size: 0.9em; }
-"""
-
-HEADER = ("Job", "Kind", "State", "Position", "ETA", "Elapsed")
-PROGRESS_WIDTH = 140
 
 
 def _seconds(value: float | None) -> str:
     return "—" if value is None else f"{value:.1f} s"
 
 
-def cells_html(job: JobInfo, now: float) -> str:
-    """The text cells of a job's row."""
+def row_of(job: JobInfo, now: float) -> dict:
+    """What the table shows of a job: display strings, progress in percent, and whether it can
+    still be cancelled."""
     kind = WORK_KINDS[job.kind].label.split(" (")[0] if job.kind in WORK_KINDS else job.kind
-    elapsed = _seconds(job.elapsed(now)) if job.started_at is not None else "—"
-    cells = [
-        f'<span class="job-id">#{job.id}</span>',
-        f"<span>{html.escape(kind)}</span>",
-        f'<span class="state state-{job.state}">{job.state}</span>',
-        f'<span class="position">{job.position if job.position is not None else "—"}</span>',
-        f'<span class="eta">{_seconds(job.eta) if not job.state.final else "—"}</span>',
-        f'<span class="elapsed">{elapsed}</span>',
+    return {
+        "id": job.id,
+        "kind": kind,
+        "state": str(job.state),
+        "position": "—" if job.position is None else str(job.position),
+        "eta": "—" if job.state.final else _seconds(job.eta),
+        "elapsed": _seconds(job.elapsed(now)) if job.started_at is not None else "—",
+        "progress": round(job.progress * 100),
+        "error": job.error or "",
+        "cancellable": not job.state.final,
+    }
+
+
+class JobTable(pn.custom.JSComponent):
+    """This session's jobs, oldest first."""
+
+    rows = param.List(default=[], doc="One dict per job, as made by row_of.")
+
+    _esm = """
+    const COLUMNS = ["kind", "state", "position", "eta", "elapsed"];
+
+    export function render({ model }) {
+      const table = document.createElement("table");
+      table.className = "jobs";
+      table.innerHTML = `<caption>Your jobs</caption><thead><tr><th scope="col">Job</th>
+        <th scope="col">Kind</th><th scope="col">State</th><th scope="col">Position</th>
+        <th scope="col">ETA</th><th scope="col">Elapsed</th><th scope="col">Progress</th>
+        <th scope="col"><span class="visually-hidden">Cancel</span></th></tr></thead>`;
+      const body = document.createElement("tbody");
+      table.appendChild(body);
+      const empty = document.createElement("p");
+      empty.className = "empty";
+      empty.textContent = "No jobs yet: choose a kind and click to launch.";
+      const rows = new Map();
+
+      function makeRow(id) {
+        const tr = document.createElement("tr");
+        tr.className = "job-row";
+        tr.dataset.job = id;
+        tr.innerHTML = `<th scope="row" class="job-id">#${id}</th>` +
+          COLUMNS.map(c => `<td class="${c}"></td>`).join("") +
+          `<td><progress max="100" aria-label="Progress of job ${id}"></progress>` +
+          `<div class="error"></div></td>` +
+          `<td><button type="button" aria-label="Cancel job ${id}">Cancel</button></td>`;
+        tr.querySelector("button").addEventListener("click", () => {
+          model.send_msg({ cancel: id });
+        });
+        return tr;
+      }
+
+      function draw() {
+        const seen = new Set();
+        for (const job of model.rows) {
+          seen.add(job.id);
+          let tr = rows.get(job.id);
+          if (!tr) {
+            tr = makeRow(job.id);
+            rows.set(job.id, tr);
+          }
+          body.appendChild(tr);  // keeps rows in the order given
+          for (const c of COLUMNS) tr.querySelector(`.${c}`).textContent = job[c];
+          tr.querySelector(".state").dataset.state = job.state;
+          tr.querySelector("progress").value = job.progress;
+          tr.querySelector(".error").textContent = job.error;
+          tr.querySelector("button").disabled = !job.cancellable;
+        }
+        for (const [id, tr] of rows) {
+          if (!seen.has(id)) { tr.remove(); rows.delete(id); }
+        }
+        empty.hidden = model.rows.length > 0;
+      }
+
+      model.on("rows", draw);
+      draw();
+      const wrapper = document.createElement("div");
+      wrapper.append(table, empty);
+      return wrapper;
+    }
+    """
+
+    _stylesheets: ClassVar[list[str]] = [
+        """
+        table.jobs { border-collapse: collapse; font-variant-numeric: tabular-nums; }
+        table.jobs caption { text-align: left; font-weight: 600; font-size: 1.15em;
+                             padding: 0.3em 0; }
+        table.jobs th, table.jobs td { text-align: left; padding: 0.3em 0.8em 0.3em 0; }
+        table.jobs thead th { border-bottom: 1px solid rgba(0,0,0,0.2); }
+        table.jobs progress { width: 140px; }
+        td.state[data-state="done"] { color: #2e7d32; }
+        td.state[data-state="failed"], .error { color: #b00020; }
+        td.state[data-state="cancelled"] { color: #666; }
+        .error { font-size: 0.85em; max-width: 22em; }
+        .empty { color: #555; font-style: italic; }
+        .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden;
+                           clip: rect(0 0 0 0); white-space: nowrap; }
+        """
     ]
-    if job.error:
-        cells.append(f'<span class="job-error">{html.escape(job.error)}</span>')
-    return f'<div class="job-cells">{"".join(cells)}</div>'
 
-
-class JobRow:
-    """One job's row: its text cells, a progress bar and a cancel button."""
-
-    def __init__(self, job: JobInfo, now: float, on_cancel: Callable[[int], None]) -> None:
-        self.job_id = job.id
-        self._cells = pn.pane.HTML(cells_html(job, now), stylesheets=[ROW_CSS], width=520)
-        self._progress = pn.indicators.Progress(
-            value=round(job.progress * 100), max=100, width=PROGRESS_WIDTH, height=20
-        )
-        self._cancel = pn.widgets.Button(
-            label="Cancel", width=90, description=f"Cancel job {job.id}"
-        )
-        self._cancel.on_click(lambda event: on_cancel(self.job_id))
-        self.view = pn.Row(
-            self._cells, self._progress, self._cancel, css_classes=["job-row", f"job-{job.id}"]
-        )
-        self.update(job, now)
-
-    def update(self, job: JobInfo, now: float) -> None:
-        # Panel sends a property only when its value changes, so unchanged cells cost nothing.
-        self._cells.object = cells_html(job, now)
-        self._progress.value = round(job.progress * 100)
-        self._cancel.disabled = job.state.final
-
-
-class JobTable:
-    """This session's jobs, oldest first, as rows that are added, updated and removed in place."""
-
-    def __init__(self, on_cancel: Callable[[int], None]) -> None:
+    def __init__(self, on_cancel: Callable[[int], None], **params) -> None:
+        super().__init__(**params)
         self._on_cancel = on_cancel
-        self._rows: dict[int, JobRow] = {}
-        header = "".join(f"<span>{title}</span>" for title in HEADER)
-        self._header = pn.Row(
-            pn.pane.HTML(
-                f'<div class="job-cells header">{header}</div>', stylesheets=[ROW_CSS], width=520
-            ),
-            pn.pane.HTML(
-                '<div class="job-cells header">Progress</div>',
-                stylesheets=[ROW_CSS],
-                width=PROGRESS_WIDTH,
-            ),
-        )
-        self._empty = pn.pane.Markdown("*No jobs yet: choose a kind and click to launch.*")
-        self.view = pn.Column(self._header, self._empty, sizing_mode="stretch_width")
 
     def update(self, jobs: list[JobInfo], now: float) -> None:
-        ids = [job.id for job in jobs]
-        for job in jobs:
-            row = self._rows.get(job.id)
-            if row is None:
-                self._rows[job.id] = JobRow(job, now, self._on_cancel)
-            else:
-                row.update(job, now)
-        for gone in set(self._rows) - set(ids):
-            del self._rows[gone]
-        objects = [self._header, *(self._rows[i].view for i in ids)] if ids else [
-            self._header,
-            self._empty,
-        ]
-        if [id(o) for o in objects] != [id(o) for o in self.view.objects]:
-            self.view.objects = objects
+        rows = [row_of(job, now) for job in jobs]
+        if rows != self.rows:
+            self.rows = rows
+
+    def _handle_msg(self, msg: dict) -> None:
+        job_id = msg.get("cancel") if isinstance(msg, dict) else None
+        if isinstance(job_id, int):
+            self._on_cancel(job_id)

@@ -90,6 +90,9 @@ class JobQueue:
         self.clock = clock
         self._cond = threading.Condition()
         self._waiting: deque[_Job] = deque()
+        # Jobs handed to an idle worker at submit time: already running, about to be picked up.
+        self._handed: deque[_Job] = deque()
+        self._idle = 0  # workers waiting for work
         self._owners: dict[str, OrderedDict[int, _Job]] = {}
         self._by_id: dict[int, _Job] = {}
         self._closed_owners: set[str] = set()  # gone, but some of their jobs still run
@@ -163,21 +166,28 @@ class JobQueue:
             job = _Job(next(self._ids), owner, kind, work, self.clock())
             self._owners.setdefault(owner, OrderedDict())[job.id] = job
             self._by_id[job.id] = job
-            self._waiting.append(job)
             self._submitted += 1
             self._counts[JobState.QUEUED] += 1
+            if self._idle > len(self._handed):
+                # A worker is free: the job runs from this moment, so the first thing anyone
+                # sees of it is "running", not a wait of the few ms until that thread wakes.
+                self._start(job)
+                self._handed.append(job)
+            else:
+                self._waiting.append(job)
             self._cond.notify()
             info = self._info(job)
         log.debug("job %d (%s) queued for %s", job.id, kind, owner)
         self._notify({owner}, stats=True)
         return info
 
-    def cancel(self, job_id: int) -> bool:
+    def cancel(self, job_id: int, owner: str | None = None) -> bool:
         """Cancel a job: a queued one leaves the queue at once, a running one stops at its next
-        check. Returns False if it had already finished or is unknown."""
+        check. Returns False if it had already finished, is unknown, or (when `owner` is given)
+        belongs to someone else."""
         with self._cond:
             job = self._find(job_id)
-            if job is None or job.state.final:
+            if job is None or job.state.final or (owner is not None and job.owner != owner):
                 return False
             job.cancel.set()
             if job.state is not JobState.QUEUED:
@@ -270,16 +280,27 @@ class JobQueue:
     def _work_loop(self) -> None:
         while True:
             with self._cond:
-                while not self._waiting and not self._closed:
+                self._idle += 1
+                while not self._handed and not self._waiting and not self._closed:
                     self._cond.wait()
-                if not self._waiting:
+                self._idle -= 1
+                if self._handed:
+                    job = self._handed.popleft()
+                    owners: set[str] = set()  # told when it was handed over
+                elif self._waiting:
+                    job = self._waiting.popleft()
+                    self._start(job)
+                    owners = self._waiting_owners() | {job.owner}
+                else:
                     return
-                job = self._waiting.popleft()
-                self._set_state(job, JobState.RUNNING)
-                job.started_at = self.clock()
-                owners = self._waiting_owners() | {job.owner}
-            self._notify(owners, stats=True)
+            if owners:
+                self._notify(owners, stats=True)
             self._run(job)
+
+    def _start(self, job: _Job) -> None:
+        """Mark a job running (lock held)."""
+        self._set_state(job, JobState.RUNNING)
+        job.started_at = self.clock()
 
     def _run(self, job: _Job) -> None:
         last_told = 0.0

@@ -8,21 +8,12 @@ for errors in the browser console.
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Error
 
-ROOT = Path(__file__).resolve().parents[2]
+from benchmarks.harness import Served, app_command, browser_executable, free_port, served
 
 # What the test server runs with, beyond the defaults `make serve` uses.
 SERVER_ENV = {
@@ -38,92 +29,21 @@ SERVER_ENV = {
 SERVER_ARGS = ["--check-unused-sessions", "500", "--unused-session-lifetime", "3000"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("localhost", 0))
-        return s.getsockname()[1]
-
-
-def _wait_until_live(url: str, process: subprocess.Popen, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited with code {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        # Pause before asking again, and notice at once if the server exits.
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=0.1)
-    raise TimeoutError(f"{url} did not answer within {timeout} s")
-
-
-@dataclass
-class Server:
-    url: str
-    pid: int
-    log_path: Path
-    _offset: int = field(default=0)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def new_log(self) -> str:
-        """What the server logged since the last call."""
-        text = self.log()
-        new, self._offset = text[self._offset :], len(text)
-        return new
-
-
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    port = _free_port()
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     log_path = tmp_path_factory.mktemp("server") / "server.log"
-    env = {**os.environ, **SERVER_ENV, "PORT": str(port), "ADDRESS": "localhost"}
-    with log_path.open("w") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "app", *SERVER_ARGS],
-            cwd=ROOT,
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://localhost:{port}"
-    try:
-        _wait_until_live(f"{url}/liveness", process)
-        yield Server(url=url, pid=process.pid, log_path=log_path)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with served(app_command(SERVER_ARGS), free_port(), log_path, SERVER_ENV) as app:
+        yield app
 
 
 @pytest.fixture(scope="session")
-def base_url(server: Server) -> str:
+def base_url(server: Served) -> str:
     return server.url
-
-
-def _browser_path() -> str | None:
-    """A browser named by CHROMIUM_EXECUTABLE, else a system Chromium, else Playwright's own."""
-    named = os.environ.get("CHROMIUM_EXECUTABLE")
-    if named:
-        return named
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
 
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
-    path = _browser_path()
+    path = browser_executable()
     return {**browser_type_launch_args, **({"executable_path": path} if path else {})}
 
 
@@ -142,7 +62,7 @@ class ConsoleErrors(list):
 
 
 @pytest.fixture(autouse=True)
-def _clean_run(request: pytest.FixtureRequest, server: Server) -> Iterator[None]:
+def _clean_run(request: pytest.FixtureRequest, server: Served) -> Iterator[None]:
     """Fail a test whose run put a traceback in the server log or an error in the console."""
     server.new_log()
     errors = ConsoleErrors()

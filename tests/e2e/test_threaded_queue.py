@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 import psutil
-from helpers import eventually, open_page
+from helpers import SCREENSHOTS, eventually, open_page
 from playwright.sync_api import Locator, Page, expect
 
 from app.core.work import WORK_KINDS
@@ -85,6 +85,7 @@ def test_position_and_progress_are_shown_and_advance(page: Page) -> None:
         f"el => el.value > {seen}", arg=first.locator("progress").element_handle()
     )
     expect(cell(first, "elapsed")).to_have_text(re.compile(r"^\d+\.\d s$"))
+    page.screenshot(path=SCREENSHOTS / "threaded_queue_jobs.png", full_page=True)
     # When a worker frees up, the waiting item runs; it had a position, now it has progress.
     expect(cell(third, "state")).to_have_text("running", timeout=4000)
     expect(cell(third, "position")).to_have_text("—")

@@ -86,3 +86,33 @@ def test_closing_the_session_cancels_its_items(queue: JobQueue) -> None:
     panel._on_session_destroyed(None)
     stats = queue.stats()
     assert stats.queued == 0 and stats.cancelled >= 1
+
+
+def test_table_rows_show_what_the_user_needs() -> None:
+    from app.components.job_table import row_of
+
+    queued = JobInfo(7, "o", "io", JobState.QUEUED, 0.0, 3, 10.0, None, None, 4.25)
+    assert row_of(queued, now=12.0) == {
+        "id": 7, "kind": "I/O wait", "state": "queued", "position": "3", "eta": "4.2 s",
+        "elapsed": "—", "progress": 0, "error": "", "cancellable": True,
+    }  # fmt: skip
+    failed = JobInfo(8, "o", "fail", JobState.FAILED, 0.5, None, 10.0, 11.0, 12.5, None,
+                     error="ItemFailed: on purpose")  # fmt: skip
+    row = row_of(failed, now=20.0)
+    assert (row["state"], row["elapsed"], row["progress"]) == ("failed", "1.5 s", 50)
+    assert (row["error"], row["cancellable"], row["eta"]) == ("ItemFailed: on purpose", False, "—")
+
+
+def test_cancel_from_the_browser_reaches_only_this_sessions_jobs(queue: JobQueue) -> None:
+    panel = QueuePanel(queue, item_seconds=5)
+    other = QueuePanel(queue, item_seconds=5)
+    panel._launch()
+    other._launch()
+    theirs = queue.jobs_of(other._owner)[0].id
+    panel._table._handle_msg({"cancel": theirs})  # a forged message naming another's job
+    assert not queue.get(theirs).state.final
+    mine = queue.jobs_of(panel._owner)[0].id
+    panel._table._handle_msg({"cancel": mine})
+    assert queue.get(mine).state in (JobState.CANCELLED, JobState.RUNNING)
+    wait_for(panel, "status", "Queue empty")
+    assert queue.get(mine).state is JobState.CANCELLED

@@ -223,14 +223,13 @@ def test_progress_and_eta_are_reported() -> None:
 
 def test_observers_hear_of_every_change_and_a_failing_one_does_no_harm(queue: JobQueue) -> None:
     queue.start()
-    heard: list[JobState] = []
-    job_ids: list[int] = []
-    queue.subscribe("a", lambda: heard.append(queue.jobs_of("a")[-1].state) if job_ids else None)
+    heard: list[list[JobState]] = []
+    queue.subscribe("a", lambda: heard.append([j.state for j in queue.jobs_of("a")]))
     queue.subscribe_stats(lambda: 1 / 0)
     job = queue.submit("a", "ok", lambda ctx: None)
-    job_ids.append(job.id)
     wait_for_state(queue, job.id, JobState.DONE)
-    assert heard[-1] is JobState.DONE
+    assert heard[0] in ([JobState.QUEUED], [JobState.RUNNING])
+    assert heard[-1] == [JobState.DONE]
     assert queue.stats().alive_workers == 2
 
 
@@ -325,3 +324,28 @@ def test_context_check_and_sleep_raise_once_cancelled() -> None:
         ctx.check()
     with pytest.raises(JobCancelled):
         ctx.sleep(10)
+
+
+def test_a_job_submitted_to_an_idle_pool_is_running_when_submit_returns(queue: JobQueue) -> None:
+    queue.start()
+    gate = Gate()
+    warm = queue.submit("a", "ok", lambda ctx: None)  # let both workers reach their wait
+    wait_for_state(queue, warm.id, JobState.DONE)
+    first = queue.submit("a", "gate", gate)
+    second = queue.submit("a", "gate", gate)
+    third = queue.submit("a", "gate", gate)
+    assert (first.state, first.position) == (JobState.RUNNING, None)
+    assert second.state is JobState.RUNNING
+    assert (third.state, third.position) == (JobState.QUEUED, 1)
+    gate.open.set()
+    wait_for_state(queue, third.id, JobState.DONE)
+
+
+def test_only_the_owner_may_cancel_when_an_owner_is_named(queue: JobQueue) -> None:
+    queue.start()
+    gate = Gate()
+    job = queue.submit("mine", "gate", gate)
+    assert not queue.cancel(job.id, owner="someone-else")
+    assert queue.get(job.id).state in (JobState.QUEUED, JobState.RUNNING)
+    assert queue.cancel(job.id, owner="mine")
+    wait_for_state(queue, job.id, JobState.CANCELLED)

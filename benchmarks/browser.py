@@ -1,0 +1,40 @@
+"""In-page timing for the benchmarks: from a real click to a text appearing, measured by the
+browser's own clock (performance.now), so Playwright's round trips are not counted."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page
+
+# Marks the time of every pointer press, in the capture phase, before the app sees it.
+INSTALL_CLICK_CLOCK = """() => {
+    window.__clickedAt = null;
+    window.addEventListener('pointerdown', () => { window.__clickedAt = performance.now(); }, true);
+}"""
+
+# Resolves with ms from the last press until `pattern` is in the page's text (shadow DOM too),
+# checked every millisecond or so.
+MS_UNTIL_TEXT = """(pattern) => new Promise(resolve => {
+    const re = new RegExp(pattern);
+    const text = (node) => {
+        let out = '';
+        if (node.shadowRoot) out += text(node.shadowRoot);
+        for (const child of node.childNodes) {
+            out += child.nodeType === 3 ? child.textContent : text(child);
+        }
+        return out;
+    };
+    const check = () => {
+        if (re.test(text(document.body))) resolve(performance.now() - window.__clickedAt);
+        else setTimeout(check, 1);
+    };
+    check();
+})"""
+
+
+def install_click_clock(page: Page) -> None:
+    page.evaluate(INSTALL_CLICK_CLOCK)
+
+
+def ms_from_click_until(page: Page, pattern: str) -> float:
+    """Milliseconds from the last click in `page` until `pattern` shows (call right after it)."""
+    return float(page.evaluate(MS_UNTIL_TEXT, pattern))
