@@ -54,6 +54,7 @@ class Settings:
     queue_item_seconds: float = 2.0
     # Async callbacks page: how long each click's task awaits.
     async_task_seconds: float = 2.0
+    async_max_tasks: int = 50  # tasks one session may have running at once
     # Bokeh streaming page: delay before a click's points arrive, and the rollover bound.
     stream_delay_seconds: float = 1.0
     stream_points_per_click: int = 5
@@ -74,6 +75,7 @@ class Settings:
             ),
             queue_item_seconds=_float(env, "QUEUE_ITEM_SECONDS", cls.queue_item_seconds, 0.0),
             async_task_seconds=_float(env, "ASYNC_TASK_SECONDS", cls.async_task_seconds, 0.0),
+            async_max_tasks=_int(env, "ASYNC_MAX_TASKS", cls.async_max_tasks, minimum=1),
             stream_delay_seconds=_float(
                 env, "STREAM_DELAY_SECONDS", cls.stream_delay_seconds, 0.0
             ),

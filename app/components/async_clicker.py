@@ -4,52 +4,143 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from dataclasses import dataclass, field
 
 import panel as pn
 import param
 
+from app.components.live_table import LiveTable, seconds
+
 log = logging.getLogger(__name__)
+
+KEEP_FINISHED = 20  # finished tasks kept in the list, so it never grows without end
+
+
+@dataclass
+class TaskRecord:
+    """One click's task, as the list shows it."""
+
+    n: int
+    started: float
+    state: str = "running"  # running, finished, cancelled
+    ended: float | None = None
+    task: asyncio.Task | None = field(default=None, repr=False)
+
+    def row(self, now: float) -> dict:
+        end = self.ended if self.ended is not None else now
+        return {
+            "id": self.n,
+            "state": self.state,
+            "elapsed": seconds(end - self.started),
+            "cancellable": self.state == "running",
+        }
 
 
 class AsyncClicker(pn.viewable.Viewer):
     """A "Click me!" button whose async callback reports "Running N", awaits, and reports
     "Finished N". Each click is its own asyncio task, so clicks run concurrently and the
-    server's event loop stays free while they wait."""
+    server's event loop stays free while they wait. A live list shows this session's tasks,
+    each cancellable; at most `max_tasks` run at once per session."""
 
     duration = param.Number(default=2.0, bounds=(0, None), doc="Seconds each click's task awaits.")
-
+    max_tasks = param.Integer(default=50, bounds=(1, None), doc="Most tasks running at once.")
     status = param.String(default="", doc="The seed's status text.")
+    running = param.String(default="0 tasks running", doc="How many tasks run now.")
+    message = param.String(default="", doc="Why a click started nothing.")
 
     def __init__(self, **params) -> None:
         super().__init__(**params)
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks: dict[int, TaskRecord] = {}
+        self._closed = False
+        self._ticker: pn.io.PeriodicCallback | None = None
         self._button = pn.widgets.Button(label="Click me!", color="primary")
-        self._text = pn.widgets.StaticText(value=self.param.status)
         self._button.on_click(self._run)
+        self._table = LiveTable(
+            on_cancel=self._cancel,
+            caption="Your tasks",
+            item="task",
+            columns=[["state", "State"], ["elapsed", "Elapsed"]],
+            empty_text="No tasks yet: click the button.",
+        )
         if pn.state.curdoc is not None:
             pn.state.on_session_destroyed(self._on_session_destroyed)
 
+    # -- the seed's callback, with a task list around it -----------------------------------
     async def _run(self, event) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks.add(task)
+        n = event.new
+        if self._running_count() >= self.max_tasks:
+            self.message = (
+                f"Click {n} started nothing: {self.max_tasks} tasks are running, "
+                "the most one session may have."
+            )
+            return
+        record = TaskRecord(n, time.monotonic(), task=asyncio.current_task())
+        self._tasks[n] = record
+        self.message = ""
+        self.status = f"Running {n}"
+        self._changed()
         try:
-            self.status = f"Running {event.new}"
             await asyncio.sleep(self.duration)
-            self.status = f"Finished {event.new}"
         except asyncio.CancelledError:
-            # Cancelled because its session closed: this task is the top of its own stack.
-            log.debug("task %d cancelled", event.new)
+            # Cancelled by its button or because the session closed; this task is the top of
+            # its own stack, so it ends here rather than re-raising into Panel's dispatcher.
+            record.state = "cancelled"
+            if not self._closed:
+                self.status = f"Cancelled {n}"
+        else:
+            record.state = "finished"
+            self.status = f"Finished {n}"
         finally:
-            if task is not None:
-                self._tasks.discard(task)
+            record.ended = time.monotonic()
+            record.task = None
+            if not self._closed:
+                self._changed()
+
+    def _cancel(self, n: int) -> None:
+        record = self._tasks.get(n)
+        if record is not None and record.task is not None and record.state == "running":
+            record.task.cancel()
+
+    # -- the list ----------------------------------------------------------------------------
+    def _running_count(self) -> int:
+        return sum(1 for r in self._tasks.values() if r.state == "running")
+
+    def _changed(self) -> None:
+        finished = [n for n, r in self._tasks.items() if r.state != "running"]
+        for n in finished[: max(0, len(finished) - KEEP_FINISHED)]:
+            del self._tasks[n]
+        self._show()
+        # Elapsed times tick while tasks run; the ticker runs only then.
+        if self._running_count() and self._ticker is None and pn.state.curdoc is not None:
+            self._ticker = pn.state.add_periodic_callback(self._show, period=250)
+        elif not self._running_count() and self._ticker is not None:
+            self._ticker.stop()
+            self._ticker = None
+
+    def _show(self) -> None:
+        now = time.monotonic()
+        count = self._running_count()
+        self.running = f"{count} task{'s' if count != 1 else ''} running"
+        self._table.show([r.row(now) for r in self._tasks.values()])
 
     def _on_session_destroyed(self, session_context) -> None:
         # Tasks still waiting would otherwise write into a page nobody sees.
-        for task in list(self._tasks):
+        self._closed = True
+        if self._ticker is not None:
+            self._ticker.stop()
+        running = [r.task for r in self._tasks.values() if r.task is not None]
+        for task in running:
             task.cancel()
-        if self._tasks:
-            log.debug("cancelled %d async tasks of a closed session", len(self._tasks))
+        log.info("session closed; %d async tasks cancelled", len(running))
 
     def __panel__(self):
-        return pn.Row(self._button, self._text)
+        return pn.Column(
+            pn.Row(self._button, pn.widgets.StaticText(value=self.param.status)),
+            pn.pane.Alert(
+                self.param.message, alert_type="warning", visible=self.param.message.rx.bool()
+            ),
+            pn.widgets.StaticText(value=self.param.running),
+            self._table,
+            sizing_mode="stretch_width",
+        )

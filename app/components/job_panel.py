@@ -9,7 +9,7 @@ import threading
 import panel as pn
 import param
 
-from app.components.job_table import JobTable
+from app.components.live_table import LiveTable, seconds
 from app.core.job_queue import JobQueue
 from app.core.jobs import JobInfo, JobRejected, JobState, QueueStats
 from app.core.work import WORK_KINDS
@@ -41,6 +41,22 @@ def status_text(batch: list[int], jobs: dict[int, JobInfo]) -> str:
         f"Item {batch.index(first.id) + 1} of {len(batch)} items in queue is waiting "
         f"for a worker (position {first.position} in the shared queue)."
     )
+
+
+def job_row(job: JobInfo, now: float) -> dict:
+    """What the job table shows of a job."""
+    kind = WORK_KINDS[job.kind].label.split(" (")[0] if job.kind in WORK_KINDS else job.kind
+    return {
+        "id": job.id,
+        "kind": kind,
+        "state": str(job.state),
+        "position": "—" if job.position is None else str(job.position),
+        "eta": "—" if job.state.final else seconds(job.eta),
+        "elapsed": seconds(job.elapsed(now)) if job.started_at is not None else "—",
+        "progress": round(job.progress * 100),
+        "error": job.error or "",
+        "cancellable": not job.state.final,
+    }
 
 
 def pool_text(stats: QueueStats) -> str:
@@ -85,7 +101,20 @@ class QueuePanel(pn.viewable.Viewer):
         self._alert = pn.pane.Alert(
             self.param.message, alert_type="warning", visible=self.param.message.rx.bool()
         )
-        self._table = JobTable(on_cancel=self._cancel_job)
+        self._table = LiveTable(
+            on_cancel=self._cancel_job,
+            caption="Your jobs",
+            item="job",
+            columns=[
+                ["kind", "Kind"],
+                ["state", "State"],
+                ["position", "Position"],
+                ["eta", "ETA"],
+                ["elapsed", "Elapsed"],
+            ],
+            progress=True,
+            empty_text="No jobs yet: choose a kind and click to launch.",
+        )
         self._unsubscribe = [
             queue.subscribe(self._owner, self._schedule_refresh),
             queue.subscribe_stats(self._schedule_refresh),
@@ -152,7 +181,8 @@ class QueuePanel(pn.viewable.Viewer):
         if failures:
             self.message = "; ".join(f"Item {n} failed: {job.error}" for n, job in failures)
         self._cancel_all.disabled = all(job.state.final for job in jobs)
-        self._table.update(jobs, self._queue.clock())
+        now = self._queue.clock()
+        self._table.show([job_row(job, now) for job in jobs])
 
     def _on_session_destroyed(self, session_context) -> None:
         with self._lock:

@@ -1,8 +1,10 @@
-"""The Bokeh-streaming demo: a click streams new points into a line, under the document lock."""
+"""The Bokeh-streaming demo: clicks (and a live mode) stream new points into a line, under the
+document lock, sending only the new points to the browser."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import panel as pn
 import param
@@ -11,16 +13,30 @@ from bokeh.plotting import figure
 
 from app.core.stream import RandomWalk
 
+log = logging.getLogger(__name__)
+
 SOURCE_NAME = "stream-source"  # how tests find the data source in the page's Bokeh document
+
+PITFALL = (
+    "Why `on_click` and not `pn.bind(..., watch=True)`: `pn.io.with_lock` marks the callback so "
+    "that Panel runs it holding the document lock, and `pn.bind` wraps it in a function without "
+    "that mark, so `cds.stream` would then run unlocked and fail."
+)
 
 
 class StreamingPlot(pn.viewable.Viewer):
     """A "Click me!" button that, `delay` seconds after each click, appends `points` points of a
-    random walk to a Bokeh line. The data source keeps at most `rollover` points."""
+    random walk to a Bokeh line; a "Live" toggle that streams `live_points` points `rate` times
+    a second until it is switched off or the session ends. The source keeps at most `rollover`
+    points."""
 
     delay = param.Number(default=1.0, bounds=(0, None), doc="Seconds from click to new points.")
     points = param.Integer(default=5, bounds=(1, None), doc="Points appended per click.")
-    rollover = param.Integer(default=2000, bounds=(10, None), doc="Most points kept in the plot.")
+    rollover = param.Integer(default=2000, bounds=(10, 100_000), doc="Most points kept.")
+    live = param.Boolean(default=False, doc="Stream continuously.")
+    rate = param.Integer(default=5, bounds=(1, 30), doc="Live updates per second.")
+    live_points = param.Integer(default=10, bounds=(1, 500), doc="Points per live update.")
+    streamed = param.Integer(default=1, doc="Points streamed since the page opened.")
 
     def __init__(self, **params) -> None:
         super().__init__(**params)
@@ -35,13 +51,78 @@ class StreamingPlot(pn.viewable.Viewer):
         # on_click keeps the `lock` attribute that pn.io.with_lock sets; pn.bind(..., watch=True)
         # would hide it, and cds.stream would then run without the document lock.
         self._button.on_click(self._stream)
+        self._ticker: pn.io.PeriodicCallback | None = None
+        if pn.state.curdoc is not None:
+            pn.state.on_session_destroyed(self._on_session_destroyed)
 
+    # -- the seed's click ------------------------------------------------------------------
     @pn.io.with_lock
     async def _stream(self, event) -> None:
         await asyncio.sleep(self.delay)
-        # Only the new points go over the websocket; no trigger('object'), which would
-        # resend (and on Panel 1.9 break) the whole figure.
-        self._source.stream(self._walk.next_batch(self.points), rollover=self.rollover)
+        self._append(self.points)
+
+    def _append(self, n: int) -> None:
+        """Stream n new points (the document lock is held). Only these points go over the
+        websocket; no trigger('object'), which would resend (and on Panel 1.9 break) the
+        whole figure."""
+        self._source.stream(self._walk.next_batch(n), rollover=self.rollover)
+        self.streamed += n
+
+    # -- live mode ---------------------------------------------------------------------------
+    async def _tick(self) -> None:
+        # Async, so that Panel runs it on the event loop, holding the document lock, even
+        # when the server runs sync callbacks on threads (--num-threads).
+        self._append(self.live_points)
+
+    @param.depends("live", watch=True)
+    def _toggle_live(self) -> None:
+        if self.live and self._ticker is None:
+            self._ticker = pn.state.add_periodic_callback(self._tick, period=self._period())
+        elif not self.live and self._ticker is not None:
+            self._ticker.stop()
+            self._ticker = None
+
+    @param.depends("rate", watch=True)
+    def _change_rate(self) -> None:
+        if self._ticker is not None:
+            self._ticker.period = self._period()
+
+    def _period(self) -> int:
+        return round(1000 / self.rate)
+
+    @param.depends("rollover", watch=True)
+    def _apply_rollover(self) -> None:
+        # A smaller bound applies at once, not only at the next update.
+        if len(self._source.data["x"]) > self.rollover:
+            self._source.data = {k: list(v[-self.rollover :]) for k, v in self._source.data.items()}
+
+    def _on_session_destroyed(self, session_context) -> None:
+        if self._ticker is not None:
+            self._ticker.stop()
+            self._ticker = None
+            log.info("session closed; its live stream stopped")
+
+    # -- view --------------------------------------------------------------------------------
+    @param.depends("rollover", "streamed")
+    def _shown(self) -> str:
+        return f"Showing the last {min(self.rollover, self.streamed):,} of {self.streamed:,} points"
 
     def __panel__(self):
-        return pn.Column(self._button, self._pane, sizing_mode="stretch_width")
+        controls = pn.Row(
+            pn.widgets.Toggle.from_param(self.param.live, name="Live", width=90),
+            pn.widgets.IntSlider.from_param(self.param.rate, name="Updates per second"),
+            pn.widgets.IntSlider.from_param(
+                self.param.live_points, name="Points per update", end=200
+            ),
+            pn.widgets.IntInput.from_param(
+                self.param.rollover, name="Points kept (rollover)", step=500, width=180
+            ),
+        )
+        return pn.Column(
+            self._button,
+            controls,
+            pn.widgets.StaticText(value=self._shown),
+            self._pane,
+            pn.pane.Markdown(PITFALL, styles={"font-size": "0.9em"}),
+            sizing_mode="stretch_width",
+        )

@@ -9,4 +9,8 @@ from app.components.template import serve_page
 pn.extension()
 runtime.configure_logging()
 
-serve_page("async_callbacks", AsyncClicker(duration=runtime.settings().async_task_seconds))
+settings = runtime.settings()
+serve_page(
+    "async_callbacks",
+    AsyncClicker(duration=settings.async_task_seconds, max_tasks=settings.async_max_tasks),
+)

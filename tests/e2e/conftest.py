@@ -22,6 +22,8 @@ SERVER_ENV = {
     "QUEUE_WORKERS": "2",
     "QUEUE_MAX_WAITING": "6",
     "QUEUE_MAX_PER_SESSION": "4",
+    # A small bound on one session's async tasks, reached with four clicks.
+    "ASYNC_MAX_TASKS": "3",
 }
 # Destroy closed sessions within a few seconds instead of Bokeh's 15 to 32 s. The lifetime must
 # outlast a page's load (~1 s before its websocket opens), or the session is dropped and re-made

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from app.components.job_panel import QueuePanel, status_text
+from app.components.job_panel import QueuePanel, job_row, status_text
 from app.core.job_queue import JobQueue
 from app.core.jobs import JobInfo, JobState
 
@@ -89,16 +89,14 @@ def test_closing_the_session_cancels_its_items(queue: JobQueue) -> None:
 
 
 def test_table_rows_show_what_the_user_needs() -> None:
-    from app.components.job_table import row_of
-
     queued = JobInfo(7, "o", "io", JobState.QUEUED, 0.0, 3, 10.0, None, None, 4.25)
-    assert row_of(queued, now=12.0) == {
+    assert job_row(queued, now=12.0) == {
         "id": 7, "kind": "I/O wait", "state": "queued", "position": "3", "eta": "4.2 s",
         "elapsed": "—", "progress": 0, "error": "", "cancellable": True,
     }  # fmt: skip
     failed = JobInfo(8, "o", "fail", JobState.FAILED, 0.5, None, 10.0, 11.0, 12.5, None,
                      error="ItemFailed: on purpose")  # fmt: skip
-    row = row_of(failed, now=20.0)
+    row = job_row(failed, now=20.0)
     assert (row["state"], row["elapsed"], row["progress"]) == ("failed", "1.5 s", 50)
     assert (row["error"], row["cancellable"], row["eta"]) == ("ItemFailed: on purpose", False, "—")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
+import panel as pn
 import pytest
 
 from app.components.stream_plot import StreamingPlot
@@ -53,3 +54,54 @@ def test_stream_callback_keeps_the_document_lock() -> None:
     # pn.io.with_lock sets; on_click passes the bound method, whose attributes are the function's.
     plot = StreamingPlot()
     assert getattr(plot._stream, "lock", False) is True
+
+
+class FakeTicker:
+    """Stands in for the PeriodicCallback pn.state.add_periodic_callback returns."""
+
+    def __init__(self, callback, period: int) -> None:
+        self.callback, self.period, self.running = callback, period, True
+
+    def stop(self) -> None:
+        self.running = False
+
+
+@pytest.fixture
+def tickers(monkeypatch: pytest.MonkeyPatch) -> list[FakeTicker]:
+    made: list[FakeTicker] = []
+
+    def add_periodic_callback(callback, period: int, **kwargs) -> FakeTicker:
+        made.append(FakeTicker(callback, period))
+        return made[-1]
+
+    monkeypatch.setattr(pn.state, "add_periodic_callback", add_periodic_callback)
+    return made
+
+
+def test_live_mode_starts_one_ticker_follows_the_rate_and_stops(tickers) -> None:
+    plot = StreamingPlot(rate=4, live_points=3)
+    plot.live = True
+    plot.live = True  # no second ticker
+    assert len(tickers) == 1 and tickers[0].period == 250
+    run(tickers[0].callback())
+    assert plot._source.data["x"] == [0, 1, 2, 3] and plot.streamed == 4
+    plot.rate = 20
+    assert tickers[0].period == 50
+    plot.live = False
+    assert not tickers[0].running and plot._ticker is None
+
+
+def test_the_live_stream_stops_when_the_session_ends(tickers) -> None:
+    plot = StreamingPlot(live=False)
+    plot.live = True
+    plot._on_session_destroyed(None)
+    assert not tickers[0].running
+
+
+def test_a_smaller_rollover_applies_at_once() -> None:
+    plot = StreamingPlot(delay=0, points=5, rollover=100)
+    for _ in range(4):
+        run(plot._stream(None))
+    plot.rollover = 10
+    assert list(plot._source.data["x"]) == list(range(11, 21))
+    assert plot._shown() == "Showing the last 10 of 21 points"
