@@ -31,6 +31,6 @@ ENV PATH=/opt/venv/bin:$PATH \
 USER 10001
 EXPOSE 5006
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://localhost:%s/liveness' % os.environ.get('PORT', '5006'), timeout=4)"]
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://localhost:%s/health' % os.environ.get('PORT', '5006'), timeout=4)"]
 # Exec form: the server runs as PID 1 and receives SIGTERM directly.
 CMD ["python", "-m", "app"]

@@ -23,8 +23,9 @@ $(VENV)/.test-installed: $(BIN)/python requirements-test.lock pyproject.toml
 	touch $@
 
 ## serve: run the app (PORT, ADDRESS, ALLOW_WEBSOCKET_ORIGIN; extra panel serve flags in ARGS)
+# The blocking demo freezes every session for a second: allowed here, off in the Docker image.
 serve: $(VENV)/.serve-installed
-	$(BIN)/python -m app $(ARGS)
+	BLOCKING_DEMO=$${BLOCKING_DEMO:-1} $(BIN)/python -m app $(ARGS)
 
 ## test: lint, unit tests and headless-browser tests
 # The browser: CHROMIUM_EXECUTABLE if set, else a system Chromium, else Playwright's own download.

@@ -20,7 +20,7 @@ def serve_command(settings: Settings, extra: list[str]) -> list[str]:
     args += ["--port", str(settings.port), "--address", settings.address]
     for origin in settings.websocket_origins():
         args += ["--allow-websocket-origin", origin]
-    args += ["--liveness"]
+    args += ["--liveness", "--plugins", "app.health"]
     return args + extra
 
 

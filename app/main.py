@@ -4,10 +4,11 @@ import panel as pn
 
 from app import runtime
 from app.components.home import home_content
+from app.components.monitor import FullMonitor
 from app.components.template import page_template
 from app.registry import HOME
 
 pn.extension()
 runtime.configure_logging()
 
-page_template(HOME, home_content()).servable()
+page_template(HOME, home_content(), FullMonitor()).servable()

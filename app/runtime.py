@@ -6,16 +6,25 @@ holds is shared by every session of this server process (one per process with --
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import logging
 import threading
+import time
 from functools import cache
 
 from app.core.job_queue import JobQueue
+from app.core.loop_lag import LoopLagProbe
+from app.core.server_state import SessionRegistry, Snapshot, take_snapshot
 from app.settings import Settings
 
 _lock = threading.Lock()
 _queue: JobQueue | None = None
+_probe = LoopLagProbe(interval=0.1, window=60.0)
+_sessions = SessionRegistry()
+_started_at = time.monotonic()
+_snapshot: tuple[float, Snapshot] | None = None
+SNAPSHOT_MAX_AGE = 0.5  # seconds: every session's monitor shares the snapshot this long
 
 
 @cache
@@ -49,3 +58,42 @@ def job_queue() -> JobQueue:
             ).start()
             atexit.register(_queue.shutdown)
         return _queue
+
+
+def sessions() -> SessionRegistry:
+    """The sessions this process serves."""
+    return _sessions
+
+
+def lag_probe() -> LoopLagProbe:
+    """The process's event-loop lag probe, started on the first call from the server's loop."""
+    if not _probe.running:
+        with _lock:
+            if not _probe.running:
+                try:
+                    loop = asyncio.get_running_loop()
+                except RuntimeError:  # a page script runs inside the loop, not in a task
+                    loop = asyncio.get_event_loop()
+                _probe.start(loop)
+                atexit.register(_probe.stop)
+    return _probe
+
+
+def snapshot(lag_window: float | None = None) -> Snapshot:
+    """The process's state now (shared for half a second unless a lag window is asked for)."""
+    global _snapshot
+    now = time.monotonic()
+    cached = _snapshot
+    if lag_window is None and cached is not None and now - cached[0] < SNAPSHOT_MAX_AGE:
+        return cached[1]
+    taken = take_snapshot(
+        _sessions,
+        lag_probe(),
+        job_queue(),
+        _started_at,
+        settings().health_lag_threshold_ms,
+        lag_window,
+    )
+    if lag_window is None:
+        _snapshot = (now, taken)
+    return taken

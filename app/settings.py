@@ -37,6 +37,17 @@ def _float(env: Mapping[str, str], name: str, default: float, minimum: float) ->
     return value
 
 
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be 1/0, true/false, yes/no or on/off, got {raw!r}")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the app can be configured with. Environment variable = field name upper-cased."""
@@ -59,6 +70,10 @@ class Settings:
     stream_delay_seconds: float = 1.0
     stream_points_per_click: int = 5
     stream_rollover: int = 2000
+    # Health: /health says "degraded" when the event loop's lag p99 passes this.
+    health_lag_threshold_ms: float = 500.0
+    # The async page's blocking button freezes every session for a second: off unless enabled.
+    blocking_demo: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -83,6 +98,10 @@ class Settings:
                 env, "STREAM_POINTS_PER_CLICK", cls.stream_points_per_click, minimum=1
             ),
             stream_rollover=_int(env, "STREAM_ROLLOVER", cls.stream_rollover, minimum=10),
+            health_lag_threshold_ms=_float(
+                env, "HEALTH_LAG_THRESHOLD_MS", cls.health_lag_threshold_ms, 1.0
+            ),
+            blocking_demo=_bool(env, "BLOCKING_DEMO", cls.blocking_demo),
         )
 
     def websocket_origins(self) -> list[str]:

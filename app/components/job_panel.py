@@ -131,7 +131,6 @@ class QueuePanel(pn.viewable.Viewer):
         except JobRejected as rejected:
             self.message = str(rejected)
             return
-        log.info("session %s submitted job %d (%s)", self._owner, job.id, self.kind)
         with self._lock:
             self._batch.append(job.id)
         self.message = ""

@@ -6,6 +6,8 @@ import html
 
 import panel as pn
 
+from app import runtime
+from app.components.monitor import SidebarMonitor
 from app.registry import HOME, PAGES, Page, page_for
 
 SITE_TITLE = "Panel concurrency"
@@ -34,7 +36,20 @@ def nav_html(current: Page) -> str:
 
 
 def sidebar(current: Page) -> list:
-    return [pn.pane.HTML(nav_html(current), stylesheets=[NAV_CSS], sizing_mode="stretch_width")]
+    return [
+        pn.pane.HTML(nav_html(current), stylesheets=[NAV_CSS], sizing_mode="stretch_width"),
+        SidebarMonitor(),
+    ]
+
+
+def _track_session(page: Page) -> None:
+    """Count this session in the process's registry (and log it) until it is destroyed."""
+    context = pn.state.curdoc.session_context if pn.state.curdoc else None
+    if context is None:
+        return
+    registry = runtime.sessions()
+    registry.opened(context.id, page.slug)
+    pn.state.on_session_destroyed(lambda ctx, sid=context.id: registry.closed(sid))
 
 
 def page_title(page: Page) -> str:
@@ -43,6 +58,7 @@ def page_title(page: Page) -> str:
 
 def page_template(current: Page, *main: object) -> pn.template.BootstrapTemplate:
     """The app's template for `current`, with the shared sidebar and `main` as its content."""
+    _track_session(current)
     return pn.template.BootstrapTemplate(
         title=page_title(current),
         site_url="./",

@@ -177,7 +177,7 @@ class JobQueue:
                 self._waiting.append(job)
             self._cond.notify()
             info = self._info(job)
-        log.debug("job %d (%s) queued for %s", job.id, kind, owner)
+        log.info("job %d (%s) of session %s: submitted", job.id, kind, owner)
         self._notify({owner}, stats=True)
         return info
 
@@ -301,6 +301,7 @@ class JobQueue:
         """Mark a job running (lock held)."""
         self._set_state(job, JobState.RUNNING)
         job.started_at = self.clock()
+        log.info("job %d (%s) of session %s: running", job.id, job.kind, job.owner)
 
     def _run(self, job: _Job) -> None:
         last_told = 0.0
@@ -327,7 +328,7 @@ class JobQueue:
         except Exception as exc:  # the job fails, the worker carries on
             state = JobState.FAILED
             error = f"{type(exc).__name__}: {exc}"
-            log.warning("job %d (%s) of %s failed: %s", job.id, job.kind, job.owner, error)
+            log.warning("job %d (%s) of session %s raised %s", job.id, job.kind, job.owner, error)
         with self._cond:
             job.result, job.error = result, error
             if state is JobState.DONE:
@@ -346,7 +347,7 @@ class JobQueue:
         job.finished_at = self.clock()
         if state is JobState.DONE and job.started_at is not None:
             self._durations.append(job.finished_at - job.started_at)
-        log.debug("job %d (%s) of %s %s", job.id, job.kind, job.owner, state)
+        log.info("job %d (%s) of session %s: %s", job.id, job.kind, job.owner, state)
         jobs = self._owners.get(job.owner)
         if jobs is None:
             return

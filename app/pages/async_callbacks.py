@@ -4,6 +4,7 @@ import panel as pn
 
 from app import runtime
 from app.components.async_clicker import AsyncClicker
+from app.components.blocking import BlockingDemo
 from app.components.template import serve_page
 
 pn.extension()
@@ -13,4 +14,5 @@ settings = runtime.settings()
 serve_page(
     "async_callbacks",
     AsyncClicker(duration=settings.async_task_seconds, max_tasks=settings.async_max_tasks),
+    BlockingDemo(enabled=settings.blocking_demo),
 )

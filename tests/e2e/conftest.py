@@ -24,6 +24,8 @@ SERVER_ENV = {
     "QUEUE_MAX_PER_SESSION": "4",
     # A small bound on one session's async tasks, reached with four clicks.
     "ASYNC_MAX_TASKS": "3",
+    # The blocking demo is on, as under `make serve`, so that its effect can be measured.
+    "BLOCKING_DEMO": "1",
 }
 # Destroy closed sessions within a few seconds instead of Bokeh's 15 to 32 s. The lifetime must
 # outlast a page's load (~1 s before its websocket opens), or the session is dropped and re-made

@@ -31,7 +31,7 @@ def test_runs_the_serve_command_as_a_non_root_user_with_a_health_check() -> None
     assert "-r /tmp/requirements.lock" in text
     assert re.search(r"^USER 10001$", text, re.M)
     assert re.search(r"^EXPOSE 5006$", text, re.M)
-    assert re.search(r"^HEALTHCHECK .*\n.*/liveness", text, re.M)
+    assert re.search(r"^HEALTHCHECK .*\n.*/health", text, re.M)
     assert re.search(r"ADDRESS=0\.0\.0\.0", text)
     assert re.search(r"ALLOW_WEBSOCKET_ORIGIN=", text)
     assert re.search(r'^CMD \["python", "-m", "app"\]$', text, re.M)

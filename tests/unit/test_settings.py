@@ -14,6 +14,8 @@ def test_defaults() -> None:
     assert (s.port, s.address, s.queue_workers) == (5006, "localhost", 2)
     assert (s.queue_max_waiting, s.queue_max_per_session) == (100, 20)
     assert s.websocket_origins() == ["localhost:5006"]
+    assert s.blocking_demo is False and s.async_max_tasks == 50
+    assert Settings.from_env({"BLOCKING_DEMO": "1"}).blocking_demo is True
 
 
 def test_values_from_the_environment() -> None:
@@ -33,6 +35,7 @@ def test_values_from_the_environment() -> None:
         ({"PORT": "http"}, "PORT must be an integer, got 'http'"),
         ({"QUEUE_WORKERS": "0"}, "QUEUE_WORKERS must be at least 1, got 0"),
         ({"STREAM_DELAY_SECONDS": "soon"}, "STREAM_DELAY_SECONDS must be a number"),
+        ({"BLOCKING_DEMO": "maybe"}, "BLOCKING_DEMO must be 1/0, true/false"),
     ],
 )
 def test_bad_values_say_what_is_wrong(env: dict[str, str], message: str) -> None:
@@ -51,4 +54,5 @@ def test_serve_command_serves_every_page_with_liveness_and_passes_flags_through(
     assert args[args.index("--address") + 1] == "localhost"
     assert args[args.index("--allow-websocket-origin") + 1] == "localhost:5010"
     assert "--liveness" in args
+    assert args[args.index("--plugins") + 1] == "app.health"
     assert args[-2:] == ["--num-threads", "4"]
