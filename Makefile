@@ -7,7 +7,7 @@ ARGS ?=
 PYTEST_ARGS ?=
 BIN := $(VENV)/bin
 
-.PHONY: serve test lint clean
+.PHONY: serve test docker-smoke lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ test: $(VENV)/.test-installed
 		echo "Browser: $$browser"; \
 	fi; \
 	CHROMIUM_EXECUTABLE="$$browser" $(BIN)/pytest $(PYTEST_ARGS)
+
+## docker-smoke: build the image, run it, load and click every page, stop it (one verdict line)
+docker-smoke: $(VENV)/.test-installed
+	$(BIN)/python -m deploy.smoke
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .

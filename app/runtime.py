@@ -75,6 +75,7 @@ def lag_probe() -> LoopLagProbe:
                 except RuntimeError:  # a page script runs inside the loop, not in a task
                     loop = asyncio.get_event_loop()
                 _probe.start(loop)
+                _quiet_closed_websocket_writes(loop)
                 atexit.register(_probe.stop)
     return _probe
 
@@ -97,3 +98,25 @@ def snapshot(lag_window: float | None = None) -> Snapshot:
     if lag_window is None:
         _snapshot = (now, taken)
     return taken
+
+
+def _quiet_closed_websocket_writes(loop: asyncio.AbstractEventLoop) -> None:
+    """A server push (a monitor tick, a job update) that races a closing tab fails inside
+    tornado's write task with WebSocketClosedError, which asyncio then logs as a traceback
+    ("Task exception was never retrieved"). The tab is gone and Bokeh cleans the session up;
+    log it as one debug line instead, and leave every other error to the default handler."""
+    from tornado.iostream import StreamClosedError
+    from tornado.websocket import WebSocketClosedError
+
+    previous = loop.get_exception_handler()
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict) -> None:
+        if isinstance(context.get("exception"), WebSocketClosedError | StreamClosedError):
+            logging.getLogger("app").debug("write to a closed websocket dropped")
+            return
+        if previous is not None:
+            previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handler)

@@ -1,0 +1,1 @@
+"""Deployment checks: build, run and smoke-test the Docker image."""
