@@ -8,10 +8,13 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends \
         python3=3.11.2-1+b1 python3-venv=3.11.2-1+b1 \
     && rm -rf /var/lib/apt/lists/*
+# Where the package index is reached through a TLS-inspecting proxy, mount its CA bundle and
+# name it here (deploy/smoke.py does); empty by default.
+ARG PIP_CA_BUNDLE=""
 COPY requirements.lock /tmp/requirements.lock
 RUN python3 -m venv /opt/venv \
     && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check \
-        -r /tmp/requirements.lock
+        ${PIP_CA_BUNDLE:+--cert "$PIP_CA_BUNDLE"} -r /tmp/requirements.lock
 
 # --- runtime stage: Python, the environment and the app, run by a non-root user --------------
 FROM ${BASE_IMAGE}

@@ -31,6 +31,7 @@ from benchmarks.harness import ROOT, browser_executable, free_port
 IMAGE = "localhost/panel-concurrency:smoke"
 LOCAL_BASE = "localhost/debian-local:bookworm"
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+BUILD_CA_PATH = "/run/host-ca-bundle.crt"
 
 
 class SmokeFailed(RuntimeError):
@@ -94,7 +95,10 @@ def build(engine: str) -> float:
         sh(
             "podman", "build", "--isolation=chroot", "--format", "docker",
             "--build-arg", f"BASE_IMAGE={local_base_image()}",
-            "-v", f"{CA_BUNDLE}:{CA_BUNDLE}:ro", "-t", IMAGE, str(ROOT),
+            # pip inside the build trusts what the host trusts (a proxy's CA, if any), from a
+            # path of its own: the image's ca-certificates package owns /etc/ssl/certs.
+            "--build-arg", f"PIP_CA_BUNDLE={BUILD_CA_PATH}",
+            "-v", f"{CA_BUNDLE}:{BUILD_CA_PATH}:ro", "-t", IMAGE, str(ROOT),
         )  # fmt: skip
     return time.monotonic() - started
 
