@@ -45,10 +45,9 @@ def status_text(batch: list[int], jobs: dict[int, JobInfo]) -> str:
 
 def job_row(job: JobInfo, now: float) -> dict:
     """What the job table shows of a job."""
-    kind = WORK_KINDS[job.kind].label.split(" (")[0] if job.kind in WORK_KINDS else job.kind
     return {
         "id": job.id,
-        "kind": kind,
+        "kind": WORK_KINDS[job.kind].short if job.kind in WORK_KINDS else job.kind,
         "state": str(job.state),
         "position": "—" if job.position is None else str(job.position),
         "eta": "—" if job.state.final else seconds(job.eta),

@@ -65,15 +65,16 @@ class WorkKind:
     """A kind of work offered on the page."""
 
     name: str
-    label: str
+    label: str  # on the page's choice of kind
+    short: str  # in the job table
     make: Callable[[float], Work]
 
 
 WORK_KINDS: dict[str, WorkKind] = {
     kind.name: kind
     for kind in (
-        WorkKind("io", "I/O wait (sleeps, like the guide)", io_wait),
-        WorkKind("compute", "Compute (NumPy, releases the GIL)", compute),
-        WorkKind("fail", "Fails halfway (shows errors)", failing),
+        WorkKind("io", "I/O wait (sleeps, like the guide)", "I/O wait", io_wait),
+        WorkKind("compute", "Compute (NumPy, releases the GIL)", "Compute", compute),
+        WorkKind("fail", "Fails halfway (shows errors)", "Fails halfway", failing),
     )
 }
