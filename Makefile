@@ -7,7 +7,7 @@ ARGS ?=
 PYTEST_ARGS ?=
 BIN := $(VENV)/bin
 
-.PHONY: serve test docker-smoke lint clean
+.PHONY: serve test docker-smoke bench bench-quick lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,13 @@ test: $(VENV)/.test-installed
 ## docker-smoke: build the image, run it, load and click every page, stop it (one verdict line)
 docker-smoke: $(VENV)/.test-installed
 	$(BIN)/python -m deploy.smoke
+
+## bench: the app beside the guide's examples, in one run (docs/benchmarks/); bench-quick: smoke run
+bench: $(VENV)/.test-installed
+	$(BIN)/python -m benchmarks.run
+
+bench-quick: $(VENV)/.test-installed
+	$(BIN)/python -m benchmarks.run --quick --out $${OUT:-build/benchmarks-quick}
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .
