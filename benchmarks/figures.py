@@ -62,6 +62,11 @@ def summary(values: list[float]) -> dict:
     }
 
 
+def _self_clicking(page: Page, label: str, every_ms: int) -> None:
+    page.get_by_role("button", name=label).wait_for()
+    page.evaluate(SELF_CLICKER, [label, every_ms])
+
+
 def _close(pages: list[Page]) -> None:
     for page in pages:
         page.context.close()
@@ -81,13 +86,13 @@ def click_to_feedback(
             for i in range(n - 1):
                 if i % 2 == 0:
                     page = page_of(name, "/async_callbacks")
-                    page.evaluate(SELF_CLICKER, ["Click me!", 2000])
+                    _self_clicking(page, "Click me!", 2000)
                 else:
                     page = page_of(name, "/bokeh_streaming")
                     if name == "app":
                         page.get_by_role("button", name="Live").click()
                     else:
-                        page.evaluate(SELF_CLICKER, ["Click me!", 1000])
+                        _self_clicking(page, "Click me!", 1000)
                 background.append(page)
             probe = page_of(name, "/async_callbacks")
             install_click_clock(probe)
@@ -108,6 +113,7 @@ def hundred_tasks(page_of: PageOf, repeats: int) -> dict:
         values = []
         for _ in range(max(3, repeats // 3)):
             page = page_of(name, "/async_callbacks")
+            page.get_by_role("button", name="Click me!").wait_for()
             started = page.evaluate(CLICK_BUTTON, ["Click me!", 100])
             finished = page.evaluate(
                 """(started) => new Promise(resolve => {

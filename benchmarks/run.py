@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import sys
 import tempfile
 from contextlib import ExitStack
 from datetime import UTC, datetime
@@ -36,7 +37,7 @@ BASELINE_SCRIPTS = ["async_callbacks.py", "bokeh_streaming.py", "threaded_queue.
 def baseline_command(port: int) -> list[str]:
     scripts = [str(ROOT / "benchmarks" / "baseline" / name) for name in BASELINE_SCRIPTS]
     return [
-        "python", "-m", "panel", "serve", *scripts, "--port", str(port),
+        sys.executable, "-m", "panel", "serve", *scripts, "--port", str(port),
         "--allow-websocket-origin", f"localhost:{port}", "--liveness",
         "--check-unused-sessions", "500", "--unused-session-lifetime", "3000",
     ]  # fmt: skip

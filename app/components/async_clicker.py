@@ -15,6 +15,7 @@ from app.components.live_table import LiveTable, seconds
 log = logging.getLogger(__name__)
 
 KEEP_FINISHED = 20  # finished tasks kept in the list, so it never grows without end
+TICK_MS = 250  # how often the list is shown while tasks run
 
 
 @dataclass
@@ -110,11 +111,20 @@ class AsyncClicker(pn.viewable.Viewer):
         finished = [n for n, r in self._tasks.items() if r.state != "running"]
         for n in finished[: max(0, len(finished) - KEEP_FINISHED)]:
             del self._tasks[n]
+        running = self._running_count()
+        if running and self._ticker is not None:
+            return  # the ticker shows the list at its next tick: one update, however many clicks
         self._show()
         # Elapsed times tick while tasks run; the ticker runs only then.
-        if self._running_count() and self._ticker is None and pn.state.curdoc is not None:
-            self._ticker = pn.state.add_periodic_callback(self._show, period=250)
-        elif not self._running_count() and self._ticker is not None:
+        if running and pn.state.curdoc is not None:
+            self._ticker = pn.state.add_periodic_callback(self._tick, period=TICK_MS)
+        elif not running and self._ticker is not None:
+            self._ticker.stop()
+            self._ticker = None
+
+    def _tick(self) -> None:
+        self._show()
+        if not self._running_count() and self._ticker is not None:
             self._ticker.stop()
             self._ticker = None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import panel as pn
 import param
@@ -16,6 +17,7 @@ from app.core.stream import RandomWalk
 log = logging.getLogger(__name__)
 
 SOURCE_NAME = "stream-source"  # how tests find the data source in the page's Bokeh document
+SHOWN_INTERVAL = 0.5  # seconds between "Showing the last ..." updates in Live mode
 
 PITFALL = (
     "Why `on_click` and not `pn.bind(..., watch=True)`: `pn.io.with_lock` marks the callback so "
@@ -37,6 +39,7 @@ class StreamingPlot(pn.viewable.Viewer):
     rate = param.Integer(default=5, bounds=(1, 30), doc="Live updates per second.")
     live_points = param.Integer(default=10, bounds=(1, 500), doc="Points per live update.")
     streamed = param.Integer(default=1, doc="Points streamed since the page opened.")
+    shown = param.String(default="", doc="What the plot shows, as a sentence.")
 
     def __init__(self, **params) -> None:
         super().__init__(**params)
@@ -52,6 +55,8 @@ class StreamingPlot(pn.viewable.Viewer):
         # would hide it, and cds.stream would then run without the document lock.
         self._button.on_click(self._stream)
         self._ticker: pn.io.PeriodicCallback | None = None
+        self._shown_at = 0.0
+        self._update_shown()
         if pn.state.curdoc is not None:
             pn.state.on_session_destroyed(self._on_session_destroyed)
 
@@ -67,6 +72,11 @@ class StreamingPlot(pn.viewable.Viewer):
         whole figure."""
         self._source.stream(self._walk.next_batch(n), rollover=self.rollover)
         self.streamed += n
+        # In Live mode the sentence follows at most twice a second: it costs a message of its
+        # own, as much server time as the points themselves.
+        now = time.monotonic()
+        if not self.live or now - self._shown_at >= SHOWN_INTERVAL:
+            self._update_shown()
 
     # -- live mode ---------------------------------------------------------------------------
     async def _tick(self) -> None:
@@ -103,9 +113,11 @@ class StreamingPlot(pn.viewable.Viewer):
             log.info("session closed; its live stream stopped")
 
     # -- view --------------------------------------------------------------------------------
-    @param.depends("rollover", "streamed")
-    def _shown(self) -> str:
-        return f"Showing the last {min(self.rollover, self.streamed):,} of {self.streamed:,} points"
+    @param.depends("rollover", "live", watch=True)
+    def _update_shown(self) -> None:
+        self._shown_at = time.monotonic()
+        kept = min(self.rollover, self.streamed)
+        self.shown = f"Showing the last {kept:,} of {self.streamed:,} points"
 
     def __panel__(self):
         controls = pn.Row(
@@ -121,7 +133,7 @@ class StreamingPlot(pn.viewable.Viewer):
         return pn.Column(
             self._button,
             controls,
-            pn.widgets.StaticText(value=self._shown),
+            pn.widgets.StaticText(value=self.param.shown),
             self._pane,
             pn.pane.Markdown(PITFALL, styles={"font-size": "0.9em"}),
             sizing_mode="stretch_width",

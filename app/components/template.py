@@ -66,6 +66,10 @@ def page_template(current: Page, *main: object) -> pn.template.BootstrapTemplate
         sidebar=sidebar(current),
         main=list(main),
         sidebar_width=260,
+        # No busy spinner: Panel's busy state is one for the whole process, so every callback
+        # of any session would update the spinner of every session (measured: most of the
+        # server's time with a few live streams). The sidebar monitor shows the load instead.
+        busy_indicator=None,
     )
 
 

@@ -104,4 +104,4 @@ def test_a_smaller_rollover_applies_at_once() -> None:
         run(plot._stream(None))
     plot.rollover = 10
     assert list(plot._source.data["x"]) == list(range(11, 21))
-    assert plot._shown() == "Showing the last 10 of 21 points"
+    assert plot.shown == "Showing the last 10 of 21 points"
