@@ -12,8 +12,9 @@ INSTALL_CLICK_CLOCK = """() => {
 }"""
 
 # Resolves with ms from the last press until `pattern` is in the page's text (shadow DOM too),
-# checked every millisecond or so.
+# checked every millisecond or so; with null after 60 s.
 MS_UNTIL_TEXT = """(pattern) => new Promise(resolve => {
+    const giveUp = performance.now() + 60000;
     const re = new RegExp(pattern);
     const text = (node) => {
         let out = '';
@@ -25,6 +26,7 @@ MS_UNTIL_TEXT = """(pattern) => new Promise(resolve => {
     };
     const check = () => {
         if (re.test(text(document.body))) resolve(performance.now() - window.__clickedAt);
+        else if (performance.now() > giveUp) resolve(null);
         else setTimeout(check, 1);
     };
     check();
@@ -37,4 +39,7 @@ def install_click_clock(page: Page) -> None:
 
 def ms_from_click_until(page: Page, pattern: str) -> float:
     """Milliseconds from the last click in `page` until `pattern` shows (call right after it)."""
-    return float(page.evaluate(MS_UNTIL_TEXT, pattern))
+    ms = page.evaluate(MS_UNTIL_TEXT, pattern)
+    if ms is None:
+        raise TimeoutError(f"{pattern!r} did not show within 60 s of the click")
+    return float(ms)

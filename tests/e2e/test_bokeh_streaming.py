@@ -4,7 +4,6 @@ sent per update do not grow with the history."""
 
 from __future__ import annotations
 
-import json
 import re
 import time
 
@@ -12,6 +11,7 @@ from helpers import open_page
 from playwright.sync_api import Page, WebSocket, expect
 
 from app.components.stream_plot import SOURCE_NAME
+from benchmarks.figures import stream_message_bytes
 
 SOURCE = f"window.Bokeh.documents[0].get_model_by_name({SOURCE_NAME!r})"
 READ_X = f"() => Array.from({SOURCE}.data.x)"
@@ -140,33 +140,13 @@ def test_rollover_holds_its_bound_and_says_so(page: Page) -> None:
     assert kept == 100 and total > 100
 
 
-def _stream_messages(frames: list[str | bytes]) -> list[int]:
-    """Sizes of the Bokeh protocol messages among these frames that stream points.
-
-    A message is a header frame (JSON naming how many binary buffers follow), a metadata frame,
-    a content frame, then its buffers."""
-    sizes, i = [], 0
-    while i + 2 < len(frames):
-        header = frames[i]
-        try:
-            buffers = json.loads(header).get("num_buffers", 0)
-        except (TypeError, ValueError):  # not a header: realign on the next frame
-            i += 1
-            continue
-        message = frames[i : i + 3 + buffers]
-        if "ColumnsStreamed" in str(message[2]):
-            sizes.append(sum(len(f) for f in message))
-        i += 3 + buffers
-    return sizes
-
-
 def _bytes_of_one_click_update(page: Page, frames: list[str | bytes]) -> int:
     """Bytes of the message that carried a click's five points to the browser."""
     last_x = page.evaluate(LAST_X)
     start = len(frames)
     _click(page)
     page.wait_for_function(f"() => ({LAST_X})() === {last_x + 5}", timeout=5000)
-    (size,) = _stream_messages(frames[start:])
+    (size,) = stream_message_bytes(frames[start:])
     return size
 
 
