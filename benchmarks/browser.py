@@ -13,7 +13,7 @@ INSTALL_CLICK_CLOCK = """() => {
 
 # Resolves with ms from the last press until `pattern` is in the page's text (shadow DOM too),
 # checked every millisecond or so; with null after 60 s.
-MS_UNTIL_TEXT = """(pattern) => new Promise(resolve => {
+MS_UNTIL_TEXT = """([pattern, atLeast]) => new Promise(resolve => {
     const giveUp = performance.now() + 60000;
     const re = new RegExp(pattern);
     const text = (node) => {
@@ -25,7 +25,11 @@ MS_UNTIL_TEXT = """(pattern) => new Promise(resolve => {
         return out;
     };
     const check = () => {
-        if (re.test(text(document.body))) resolve(performance.now() - window.__clickedAt);
+        const found = re.exec(text(document.body));
+        // With atLeast, the pattern's first group is a number that must be at least that.
+        if (found && (atLeast === null || Number(found[1]) >= atLeast)) {
+            resolve([performance.now() - window.__clickedAt, found[1] ?? null]);
+        }
         else if (performance.now() > giveUp) resolve(null);
         else setTimeout(check, 1);
     };
@@ -37,9 +41,10 @@ def install_click_clock(page: Page) -> None:
     page.evaluate(INSTALL_CLICK_CLOCK)
 
 
-def ms_from_click_until(page: Page, pattern: str) -> float:
-    """Milliseconds from the last click in `page` until `pattern` shows (call right after it)."""
-    ms = page.evaluate(MS_UNTIL_TEXT, pattern)
-    if ms is None:
+def ms_from_click_until(page: Page, pattern: str, at_least: int | None = None) -> float:
+    """Milliseconds from the last click in `page` until `pattern` shows (call right after it).
+    With `at_least`, the pattern's first group must be a number no smaller than it."""
+    found = page.evaluate(MS_UNTIL_TEXT, [pattern, at_least])
+    if found is None:
         raise TimeoutError(f"{pattern!r} did not show within 60 s of the click")
-    return float(ms)
+    return float(found[0])
