@@ -70,14 +70,20 @@ def lag_probe() -> LoopLagProbe:
     if not _probe.running:
         with _lock:
             if not _probe.running:
-                try:
-                    loop = asyncio.get_running_loop()
-                except RuntimeError:  # a page script runs inside the loop, not in a task
-                    loop = asyncio.get_event_loop()
-                _probe.start(loop)
-                _quiet_closed_websocket_writes(loop)
-                atexit.register(_probe.stop)
+                _attach_to_server_loop()
     return _probe
+
+
+def _attach_to_server_loop() -> None:
+    """Once per process, on the server's event loop: start the lag probe (stopped at exit) and
+    keep closed-websocket writes out of the log as tracebacks."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # a page script runs inside the loop, not in a task
+        loop = asyncio.get_event_loop()
+    _probe.start(loop)
+    atexit.register(_probe.stop)
+    _quiet_closed_websocket_writes(loop)
 
 
 def snapshot(lag_window: float | None = None) -> Snapshot:

@@ -234,6 +234,12 @@ class JobQueue:
             job = self._find(job_id)
             return None if job is None else self._info(job)
 
+    @property
+    def idle_workers(self) -> int:
+        """Workers waiting for work now (a job submitted meanwhile starts at once)."""
+        with self._cond:
+            return self._idle
+
     def stats(self) -> QueueStats:
         with self._cond:
             counts = self._counts

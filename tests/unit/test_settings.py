@@ -56,3 +56,11 @@ def test_serve_command_serves_every_page_with_liveness_and_passes_flags_through(
     assert "--liveness" in args
     assert args[args.index("--plugins") + 1] == "app.health"
     assert args[-2:] == ["--num-threads", "4"]
+
+
+def test_readme_documents_every_variable() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    missing = [name for name in Settings.variables() if f"| `{name}` |" not in readme]
+    assert missing == []
