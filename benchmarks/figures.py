@@ -11,6 +11,7 @@ import json
 import random
 import statistics
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -19,8 +20,9 @@ import psutil
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, sync_playwright
 
-from benchmarks.browser import install_click_clock, ms_from_click_until
+from benchmarks.browser import install_click_clock, ms_from_click_until, when_text
 from benchmarks.harness import Served, browser_executable
+from benchmarks.protocol_client import Activity, BackgroundLoad
 from benchmarks.queue_pickup import measure_once, percentile
 
 PageOf = Callable[..., Page]  # (target name, path, frames list or None) -> rendered page
@@ -45,24 +47,39 @@ CLICK_BUTTON = f"""([label, times]) => {{
     return performance.now();
 }}"""
 
-# Keeps clicking it every `ms` milliseconds: a busy visitor, with no Python in the loop.
-SELF_CLICKER = f"""([label, ms]) => {{
-    const button = ({FIND_BUTTON})(label);
-    setInterval(() => button.click(), ms);
-}}"""
+SUMMARY_KEYS = {"median", "p95", "n", "values"}
 
 
 def summary(values: list[float]) -> dict:
+    """Median and p95 of a sample, keeping the sample so runs can be pooled (combine)."""
+    values = [v for v in values if v == v]  # drop NaN: a measurement that never came
+    if not values:
+        return {"median": None, "p95": None, "n": 0, "values": []}
     return {
         "median": round(statistics.median(values), 1),
         "p95": round(percentile(values, 0.95), 1),
         "n": len(values),
+        "values": [round(v, 1) for v in values],
     }
 
 
-def _self_clicking(page: Page, label: str, every_ms: int) -> None:
-    page.get_by_role("button", name=label).wait_for()
-    page.evaluate(SELF_CLICKER, [label, every_ms])
+def combine(runs: list):
+    """One result from several runs of the same figures: samples pooled (with each run's
+    median kept to show the spread between runs), other numbers as their median over runs."""
+    first = runs[0]
+    if isinstance(first, dict) and "values" in first:
+        others = {k: combine([run[k] for run in runs]) for k in first if k not in SUMMARY_KEYS}
+        pooled = summary([v for run in runs for v in run["values"]])
+        return {**pooled, "run_medians": [run["median"] for run in runs], **others}
+    if isinstance(first, dict):
+        return {key: combine([run[key] for run in runs]) for key in first}
+    if isinstance(first, list):
+        return [combine(list(items)) for items in zip(*runs, strict=True)]
+    if isinstance(first, int | float) and not isinstance(first, bool):
+        numbers = [run for run in runs if run is not None]
+        value = statistics.median(numbers)
+        return round(value, 2) if isinstance(value, float) else value
+    return first if all(run == first for run in runs) else runs
 
 
 def _close(pages: list[Page]) -> None:
@@ -71,39 +88,55 @@ def _close(pages: list[Page]) -> None:
 
 
 # 1 ----------------------------------------------------------------------------------------
+def background_activities(name: str, sessions: int) -> list[Activity]:
+    """The load of figure 1: half the sessions click the async button every 2 s (so tasks are
+    always running), half stream 5 points a second into their plot. The app streams with its
+    Live mode set to 1 update of 5 points a second; the guide's example has only its button,
+    clicked every second for the same 5 points a second."""
+    if name == "app":
+        stream = Activity(
+            "/bokeh_streaming", watch="ColumnsStreamed",
+            setup=(({"title": "Updates per second"}, "value", 1),
+                   ({"title": "Points per update"}, "value", 5),
+                   ({"label": "Live"}, "active", True)),
+        )  # fmt: skip
+    else:
+        stream = Activity("/bokeh_streaming", "Click me!", 1000, "ColumnsStreamed")
+    clicking = Activity("/async_callbacks", "Click me!", 2000, "Running")
+    return [clicking if i % 2 == 0 else stream for i in range(sessions)]
+
+
 def click_to_feedback(
     page_of: PageOf, targets: dict[str, Served], sessions: list[int], repeats: int
 ) -> dict:
-    """ms from a click to "Running N", with N-1 other sessions busy: half clicking the async
-    button every 2 s, half streaming (the app's Live mode; the guide's example has only its
-    button, clicked every second)."""
+    """ms from a click in a browser tab to "Running N" on its page, with N-1 other sessions
+    busy (background_activities), driven over the Bokeh protocol (benchmarks.protocol_client).
+    Also records what the background sessions sent and received, to show the load was real."""
     out: dict = {name: {} for name in NAMES}
     for name in NAMES:
         for n in sessions:
-            background = []
-            for i in range(n - 1):
-                if i % 2 == 0:
-                    page = page_of(name, "/async_callbacks")
-                    _self_clicking(page, "Click me!", 2000)
-                else:
-                    page = page_of(name, "/bokeh_streaming")
-                    if name == "app":
-                        page.get_by_role("button", name="Live").click()
-                    else:
-                        _self_clicking(page, "Click me!", 1000)
-                background.append(page)
-            probe = page_of(name, "/async_callbacks")
-            install_click_clock(probe)
-            values, lost = [], 0
-            for k in range(1, repeats + 1):
-                probe.get_by_role("button", name="Click me!").click()
-                try:
-                    # "Running k", or a later N should the server have merged two clicks.
-                    values.append(ms_from_click_until(probe, r"Running (\d+)", at_least=k))
-                except TimeoutError:  # no feedback within a minute: count it, and go on
-                    lost += 1
-            out[name][str(n)] = {**summary(values or [float("nan")]), "no_feedback": lost}
-            _close([*background, probe])
+            server = psutil.Process(targets[name].pid)
+            with BackgroundLoad(targets[name].url, background_activities(name, n - 1)) as load:
+                probe = page_of(name, "/async_callbacks")
+                install_click_clock(probe)
+                values, lost = [], 0
+                cpu_before, wall_before = sum(server.cpu_times()[:2]), time.monotonic()
+                for k in range(1, repeats + 1):
+                    probe.get_by_role("button", name="Click me!").click()
+                    try:
+                        # "Running k", or a later N should the server have merged two clicks.
+                        values.append(ms_from_click_until(probe, r"Running (\d+)", at_least=k))
+                    except TimeoutError:  # no feedback within a minute: count it, and go on
+                        lost += 1
+                busy = (sum(server.cpu_times()[:2]) - cpu_before) / (time.monotonic() - wall_before)
+                _close([probe])
+                background = load.stop()
+            out[name][str(n)] = {
+                **summary(values),
+                "no_feedback": lost,
+                "server_cpu_percent": round(100 * busy),  # of one core, while the probe clicked
+                "background": background,
+            }
     return out
 
 
@@ -117,18 +150,7 @@ def hundred_tasks(page_of: PageOf, repeats: int) -> dict:
             page = page_of(name, "/async_callbacks")
             page.get_by_role("button", name="Click me!").wait_for()
             started = page.evaluate(CLICK_BUTTON, ["Click me!", 100])
-            finished = page.evaluate(
-                """(started) => new Promise(resolve => {
-                    const text = (node) => { let out = '';
-                        if (node.shadowRoot) out += text(node.shadowRoot);
-                        for (const c of node.childNodes)
-                            out += c.nodeType === 3 ? c.textContent : text(c);
-                        return out; };
-                    const check = () => /Finished 100(?!\\d)/.test(text(document.body))
-                        ? resolve(performance.now()) : setTimeout(check, 2);
-                    check(); })""",
-                started,
-            )
+            finished = when_text(page, r"Finished 100(?!\d)")
             values.append(finished - started - 2000)
             _close([page])
         out[name] = summary(values)
@@ -152,7 +174,8 @@ def queue_pickup(page_of: PageOf, rounds: int) -> dict:
 
 # 4 ----------------------------------------------------------------------------------------
 def stream_message_bytes(frames: list) -> list[int]:
-    """Sizes of the Bokeh messages (header, metadata, content, buffers) that stream points."""
+    """Sizes of the Bokeh messages that stream points: header, metadata and content frames,
+    then for each of the header's num_buffers a buffer header frame and a binary frame."""
     sizes, i = [], 0
     while i + 2 < len(frames):
         try:
@@ -160,10 +183,10 @@ def stream_message_bytes(frames: list) -> list[int]:
         except (TypeError, ValueError):
             i += 1
             continue
-        message = frames[i : i + 3 + buffers]
+        message = frames[i : i + 3 + 2 * buffers]
         if "ColumnsStreamed" in str(message[2]):
             sizes.append(sum(len(f) for f in message))
-        i += 3 + buffers
+        i += 3 + 2 * buffers
     return sizes
 
 
@@ -218,40 +241,61 @@ def bytes_per_update(page_of: PageOf) -> dict:
 
 # 5 ----------------------------------------------------------------------------------------
 def memory_and_threads(page_of: PageOf, targets: dict[str, Served], sessions: list[int]) -> dict:
-    """Server RSS (MiB) and threads with N sessions open on the threaded-queue page, each
-    having launched one item, and again after they closed."""
+    """Server RSS (MiB) and threads as a population of idle sessions on the threaded-queue page
+    (protocol clients, each having launched one item) grows to each count in `sessions`, and
+    after they all close. Run first, on fresh servers: a process that has served more sessions
+    before reuses the memory they freed, and would show no growth."""
     out: dict = {}
+    launch = Activity("/threaded_queue", "Click to launch", every_ms=200, clicks=1)
     for name in NAMES:
-        process = psutil.Process(targets[name].pid)
-        warm = page_of(name, "/threaded_queue")
-        _close([warm])
+        target, process = targets[name], psutil.Process(targets[name].pid)
+
+        def rss(process: psutil.Process = process) -> float:
+            return process.memory_info().rss / 2**20
+
+        _close([page_of(name, "/threaded_queue")])  # imports and caches of a first session
+        _wait_until_closed(target, process, process.num_threads())
+        base_rss, base_threads = rss(), process.num_threads()
         rows = []
-        for n in sessions:
-            before = (process.memory_info().rss / 2**20, process.num_threads())
-            pages = [page_of(name, "/threaded_queue") for _ in range(n)]
-            for page in pages:
-                page.get_by_role("button", name="Click to launch").click()
-            during = (process.memory_info().rss / 2**20, process.num_threads())
-            _close(pages)
-            # Sessions are destroyed a few seconds after their tabs close.
-            deadline = time.monotonic() + 20
-            while time.monotonic() < deadline and process.num_threads() > before[1]:
-                time.sleep(0.5)
-            after = (process.memory_info().rss / 2**20, process.num_threads())
-            rows.append(
-                {
-                    "sessions": n,
-                    "rss_mib_before": round(before[0], 1),
-                    "rss_mib_open": round(during[0], 1),
-                    "mib_per_session": round((during[0] - before[0]) / n, 2),
-                    "rss_mib_after_close": round(after[0], 1),
-                    "threads_before": before[1],
-                    "threads_open": during[1],
-                    "threads_after_close": after[1],
-                }
-            )
+        with BackgroundLoad(target.url, []) as load:
+            for n in sessions:
+                load.add([launch] * (n - len(load.sessions)))
+                load.wait_for_actions(n)
+                rows.append(
+                    {
+                        "sessions": n,
+                        "rss_mib_before": round(base_rss, 1),
+                        "rss_mib_open": round(rss(), 1),
+                        "mib_per_session": round((rss() - base_rss) / n, 2),
+                        "threads_before": base_threads,
+                        "threads_open": process.num_threads(),
+                    }
+                )
+        _wait_until_closed(target, process, base_threads)
+        for row in rows:
+            row["rss_mib_after_close"] = round(rss(), 1)
+            row["threads_after_close"] = process.num_threads()
         out[name] = rows
     return out
+
+
+def _wait_until_closed(target: Served, process: psutil.Process, threads: int) -> None:
+    """Until the server has destroyed its closed sessions (a few seconds after their sockets
+    close): the app says so on /health; for the guide's example, its threads end."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        live = _live_sessions(target)
+        if (live == 0) if live is not None else process.num_threads() <= threads:
+            return
+        time.sleep(0.5)
+
+
+def _live_sessions(target: Served) -> int | None:
+    """The app's own count of live sessions (from /health), or None where there is none."""
+    try:
+        return _health(target)["sessions"]
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 # 6 ----------------------------------------------------------------------------------------
@@ -262,27 +306,50 @@ def _get_ms(url: str) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def loop_lag_while_computing(page_of: PageOf, targets: dict[str, Served]) -> dict:
-    """The app's event-loop lag p99 over 5 s with both workers computing (from /health), and
-    for both servers the round trip of GET /liveness while their queues work."""
+def _health(target: Served, window: float | None = None) -> dict:
+    """The app's /health figures, whether it says "ok" (200) or "degraded" (503)."""
+    query = f"?window={window}" if window else ""
+    try:
+        with urllib.request.urlopen(f"{target.url}/health{query}", timeout=10) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as degraded:
+        if degraded.code != 503:
+            raise
+        return json.loads(degraded.read())
+
+
+LAG_WINDOW = 8.0  # seconds of both workers computing that figure 6 looks at
+
+
+def loop_lag_while_computing(
+    page_of: PageOf, targets: dict[str, Served], names: tuple[str, ...] = NAMES
+) -> dict:
+    """The app's event-loop lag p99 over 8 s with both workers computing (from /health, whose
+    probe ticks every 100 ms), and for both servers the round trip of GET /liveness meanwhile.
+    Ten 2-s items on two workers keep both busy through the window."""
     out: dict = {}
-    for name in NAMES:
+    for name in names:
+        target = targets[name]
         page = page_of(name, "/threaded_queue")
         if name == "app":
             page.get_by_role("button", name="Compute (NumPy, releases the GIL)").click()
-        for _ in range(4):
+        for _ in range(10):
             page.get_by_role("button", name="Click to launch").click()
+        if name == "app":  # from the moment both compute
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and _health(target)["workers_busy"] < 2:
+                time.sleep(0.05)
         pings = []
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + LAG_WINDOW
         while time.monotonic() < deadline:
-            pings.append(_get_ms(f"{targets[name].url}/liveness"))
+            pings.append(_get_ms(f"{target.url}/liveness"))
             time.sleep(0.05)
         out[name] = {"liveness_ms": summary(pings)}
         if name == "app":
-            with urllib.request.urlopen(f"{targets[name].url}/health?window=5") as response:
-                health = json.loads(response.read())
+            health = _health(target, LAG_WINDOW)
             out[name]["loop_lag_p99_ms"] = health["loop_lag"]["p99_ms"]
             out[name]["loop_lag_max_ms"] = health["loop_lag"]["max_ms"]
+            out[name]["workers_busy_at_end"] = health["workers_busy"]
         _close([page])
     return out
 
@@ -320,64 +387,106 @@ def _ratio(base: float | None, app: float | None) -> str:
     return f"{base / app:.1f}x"
 
 
+def _verdict(met: bool | None) -> str:
+    return "—" if met is None else ("met" if met else "**missed**")
+
+
+def _ms(value: dict) -> str:
+    return f"{value['median']} / {value['p95']} ms"
+
+
+def _figure_rows(r: dict) -> list[str]:
+    """One table row per measured value: figure, app, guide's example, ratio, target."""
+    rows = []
+    if "click_to_feedback_ms" in r:
+        for n, app in r["click_to_feedback_ms"]["app"].items():
+            base = r["click_to_feedback_ms"]["baseline"][n]
+            lost = app.get("no_feedback", 0)
+            met = app["p95"] is not None and app["p95"] < 50
+            target = f"p95 under 50 ms at 50 sessions: {_verdict(met)}" if n == "50" else ""
+            cpu = " (server CPU {}%)".format
+            rows.append(
+                f'| 1. Click to "Running N", {n} sessions (median / p95) | {_ms(app)}'
+                + cpu(app.get("server_cpu_percent"))
+                + (f", {lost} clicks without feedback" if lost else "")
+                + f" | {_ms(base)}{cpu(base.get('server_cpu_percent'))} | "
+                + f"{_ratio(base['p95'], app['p95'])} (p95) | {target} |"
+            )
+    if "hundred_tasks_extra_ms" in r:
+        a, b = r["hundred_tasks_extra_ms"]["app"], r["hundred_tasks_extra_ms"]["baseline"]
+        rows.append(
+            f"| 2. Extra time beyond 2 s, 100 concurrent tasks (median / p95) | {_ms(a)} | "
+            f"{_ms(b)} | {_ratio(b['median'], a['median'])} | under 5% (100 ms): "
+            f"{_verdict(a['median'] < 100)} ({a['median'] / 20:.0f}%) |"
+        )
+    if "queue_pickup_ms" in r:
+        a, b = r["queue_pickup_ms"]["app"], r["queue_pickup_ms"]["baseline"]
+        rows.append(
+            f'| 3. Queue pickup, click to "Processing" (median / p95) | {_ms(a)} | {_ms(b)} | '
+            f"{_ratio(b['median'], a['median'])} | under 50 ms: {_verdict(a['median'] < 50)} |"
+        )
+    if "bytes_per_update" in r:
+        app = r["bytes_per_update"]["app"]
+        short, long = app["history_10"]["bytes"], app["history_10000"]["bytes"]
+        for hist in ("history_10", "history_10000"):
+            a, b = app[hist], r["bytes_per_update"]["baseline"][hist]
+            base_text = (
+                "not measured" if b["points_arrived"] is None
+                else f"{b['bytes']} B" + ("" if b["points_arrived"] else ", points never arrive")
+            )  # fmt: skip
+            target = (
+                f"independent of history: {_verdict(long <= 1.2 * short)} "
+                f"({long / short:.2f}x)"
+                if hist == "history_10000" and short and long else ""
+            )  # fmt: skip
+            rows.append(
+                f"| 4. Bytes per 5-point update, {hist.split('_')[1]} points of history | "
+                f"{a['bytes']} B | {base_text} | — | {target} |"
+            )
+    if "memory_and_threads" in r:
+        app_rows, base_rows = r["memory_and_threads"]["app"], r["memory_and_threads"]["baseline"]
+        flat = len({row["threads_open"] for row in app_rows}) == 1
+        for a, b in zip(app_rows, base_rows, strict=True):
+            rows.append(
+                f"| 5. {a['sessions']} sessions: MiB per session; threads open → after close | "
+                f"{a['mib_per_session']} MiB; {a['threads_open']} → {a['threads_after_close']} | "
+                f"{b['mib_per_session']} MiB; {b['threads_open']} → "
+                f"{b['threads_after_close']} | — | under 1 MiB: "
+                f"{_verdict(a['mib_per_session'] < 1)}; threads flat: {_verdict(flat)} |"
+            )
+    if "loop_lag_computing_ms" in r:
+        lag = r["loop_lag_computing_ms"]
+        p99 = lag["app"].get("loop_lag_p99_ms")
+        rows.append(
+            f"| 6. Loop lag p99 with both workers computing; /liveness median / p95 | "
+            f"{p99} ms; {_ms(lag['app']['liveness_ms'])} | no probe; "
+            f"{_ms(lag['baseline']['liveness_ms'])} (its queue only sleeps) | — | "
+            f"p99 under 20 ms: {_verdict(p99 is not None and p99 < 20)} |"
+        )
+    if "page_load_ms" in r:
+        loads = r["page_load_ms"]
+        bare = loads["bare one-widget page"]["median"]
+        for label, values in loads.items():
+            rows.append(
+                f"| 7. Page load to first render, {label} (median / p95) | {_ms(values)} | "
+                f"bare page {bare} ms | {values['median'] / bare:.1f}x the bare page | |"
+            )
+    return rows
+
+
 def markdown(report: dict) -> str:
-    r = report["results"]
+    runs = report.get("runs", 1)
     lines = [
         f"Measured {report['date']} on {report['machine']}"
         + (" (quick mode)" if report["quick"] else "")
-        + ". Ratio = baseline / app (above 1: the app is better).",
+        + f"; {runs} run{'s' if runs != 1 else ''}, samples pooled"
+        + f"; `{report.get('command', 'python -m benchmarks.run')}`."
+        + " Ratio = baseline / app (above 1: the app is better).",
         "",
-        "| Figure | App | Guide's example | Ratio |",
-        "| --- | --- | --- | --- |",
+        "| Figure | App | Guide's example | Ratio | Target |",
+        "| --- | --- | --- | --- | --- |",
+        *_figure_rows(report["results"]),
     ]
-    for n, app in r["click_to_feedback_ms"]["app"].items():
-        base = r["click_to_feedback_ms"]["baseline"][n]
-        lines.append(
-            f"| 1. Click to \"Running N\", {n} sessions (median / p95) | {app['median']} / "
-            f"{app['p95']} ms | {base['median']} / {base['p95']} ms | "
-            f"{_ratio(base['p95'], app['p95'])} (p95) |"
-        )
-    a, b = r["hundred_tasks_extra_ms"]["app"], r["hundred_tasks_extra_ms"]["baseline"]
-    lines.append(
-        f"| 2. Extra time beyond 2 s, 100 concurrent tasks (median) | {a['median']} ms | "
-        f"{b['median']} ms | {_ratio(b['median'], a['median'])} |"
-    )
-    a, b = r["queue_pickup_ms"]["app"], r["queue_pickup_ms"]["baseline"]
-    lines.append(
-        f"| 3. Queue pickup, click to \"Processing\" (median / p95) | {a['median']} / {a['p95']} "
-        f"ms | {b['median']} / {b['p95']} ms | {_ratio(b['median'], a['median'])} |"
-    )
-    for hist in ("history_10", "history_10000"):
-        a, b = r["bytes_per_update"]["app"][hist], r["bytes_per_update"]["baseline"][hist]
-        base_text = (
-            "not measured" if b["points_arrived"] is None
-            else f"{b['bytes']} B" + ("" if b["points_arrived"] else ", points never arrive")
-        )  # fmt: skip
-        lines.append(
-            f"| 4. Bytes per 5-point update, {hist.split('_')[1]} points of history | "
-            f"{a['bytes']} B | {base_text} | — |"
-        )
-    for a, b in zip(
-        r["memory_and_threads"]["app"], r["memory_and_threads"]["baseline"], strict=True
-    ):
-        lines.append(
-            f"| 5. {a['sessions']} sessions: MiB per session; threads open → after close | "
-            f"{a['mib_per_session']} MiB; {a['threads_open']} → {a['threads_after_close']} | "
-            f"{b['mib_per_session']} MiB; {b['threads_open']} → {b['threads_after_close']} | — |"
-        )
-    lag = r["loop_lag_computing_ms"]
-    lines.append(
-        f"| 6. Loop lag p99 with both workers computing; /liveness p95 | "
-        f"{lag['app'].get('loop_lag_p99_ms')} ms; {lag['app']['liveness_ms']['p95']} ms | "
-        f"no probe; {lag['baseline']['liveness_ms']['p95']} ms (its queue only sleeps) | — |"
-    )
-    loads = r["page_load_ms"]
-    bare = loads["bare one-widget page"]["median"]
-    for label, values in loads.items():
-        lines.append(
-            f"| 7. Page load to first render, {label} (median) | {values['median']} ms | "
-            f"bare page {bare} ms | {values['median'] / bare:.1f}x the bare page |"
-        )
     return "\n".join(lines) + "\n"
 
 
@@ -389,29 +498,45 @@ def plots(report: dict, out: Path) -> None:
     from bokeh.resources import INLINE
 
     r = report["results"]
-    latency = figure(
-        title="Click to feedback, p95 (ms)", x_axis_label="sessions", width=480, height=320,
-        toolbar_location=None,
-    )
-    memory = figure(
-        title="Server threads with sessions open", x_axis_label="sessions", width=480, height=320,
-        toolbar_location=None,
-    )
-    for name, color in (("app", "#0072B5"), ("baseline", "#D55E00")):
-        points = r["click_to_feedback_ms"][name]
-        xs = [int(n) for n in points]
-        latency.line(xs, [points[n]["p95"] for n in points], color=color, legend_label=name)
-        latency.scatter(xs, [points[n]["p95"] for n in points], color=color)
-        rows = r["memory_and_threads"][name]
-        xs = [row_["sessions"] for row_ in rows]
-        memory.line(xs, [row_["threads_open"] for row_ in rows], color=color, legend_label=name)
-        memory.scatter(xs, [row_["threads_open"] for row_ in rows], color=color)
+    panels = []
+
+    def panel(title: str, y_label: str):
+        fig = figure(
+            title=title, x_axis_label="sessions", y_axis_label=y_label, width=420, height=320,
+            toolbar_location=None,
+        )  # fmt: skip
+        panels.append(fig)
+        return fig
+
+    colors = (("app", "#0072B5"), ("baseline", "#D55E00"))
+    if "click_to_feedback_ms" in r:
+        latency = panel("Click to \"Running N\", p95", "ms")
+        for name, color in colors:
+            points = {int(n): v["p95"] for n, v in r["click_to_feedback_ms"][name].items()}
+            xs = [n for n, v in points.items() if v is not None]
+            ys = [points[n] for n in xs]
+            latency.line(xs, ys, color=color, legend_label=name, line_width=2)
+            latency.scatter(xs, ys, color=color, size=7)
+        latency.legend.location = "top_left"
+    if "memory_and_threads" in r:
+        threads = panel("Server threads, sessions open", "threads")
+        memory = panel("Server memory, sessions open", "MiB RSS")
+        for name, color in colors:
+            rows = r["memory_and_threads"][name]
+            xs = [row_["sessions"] for row_ in rows]
+            for fig, key in ((threads, "threads_open"), (memory, "rss_mib_open")):
+                ys = [row_[key] for row_ in rows]
+                fig.line(xs, ys, color=color, legend_label=name, line_width=2)
+                fig.scatter(xs, ys, color=color, size=7)
+            threads.legend.location = memory.legend.location = "top_left"
+    if not panels:
+        return
     html_path = out / "plots.html"
-    html_path.write_text(file_html(row(latency, memory), INLINE, "benchmarks"))
+    html_path.write_text(file_html(row(*panels), INLINE, "benchmarks"))
     with sync_playwright() as playwright:
         path = browser_executable()
         browser = playwright.chromium.launch(**({"executable_path": path} if path else {}))
-        page = browser.new_page(viewport={"width": 1000, "height": 360})
+        page = browser.new_page(viewport={"width": 430 * len(panels), "height": 330})
         page.goto(html_path.as_uri())
         page.wait_for_function("() => window.Bokeh && window.Bokeh.documents.length > 0")
         page.wait_for_timeout(500)  # let the canvas paint

@@ -6,16 +6,18 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
+from functools import partial
 
 import panel as pn
 import param
+from panel.io.state import set_curdoc
 
-from app.components.live_table import LiveTable, seconds
+from app.components.live_table import LiveTable, timer
 
 log = logging.getLogger(__name__)
 
 KEEP_FINISHED = 20  # finished tasks kept in the list, so it never grows without end
-TICK_MS = 250  # how often the list is shown while tasks run
+COALESCE_MS = 100  # the list is sent at most this often: a burst of clicks is one update
 
 
 @dataclass
@@ -33,7 +35,8 @@ class TaskRecord:
         return {
             "id": self.n,
             "state": self.state,
-            "elapsed": seconds(end - self.started),
+            # The browser counts a running task's seconds itself: no message per tick.
+            "elapsed": timer(end - self.started, running=self.state == "running"),
             "cancellable": self.state == "running",
         }
 
@@ -47,22 +50,27 @@ class AsyncClicker(pn.viewable.Viewer):
     duration = param.Number(default=2.0, bounds=(0, None), doc="Seconds each click's task awaits.")
     max_tasks = param.Integer(default=50, bounds=(1, None), doc="Most tasks running at once.")
     status = param.String(default="", doc="The seed's status text.")
-    running = param.String(default="0 tasks running", doc="How many tasks run now.")
     message = param.String(default="", doc="Why a click started nothing.")
 
     def __init__(self, **params) -> None:
         super().__init__(**params)
         self._tasks: dict[int, TaskRecord] = {}
         self._closed = False
-        self._ticker: pn.io.PeriodicCallback | None = None
+        self._shown_at = 0.0
+        self._show_pending = False
         self._button = pn.widgets.Button(label="Click me!", color="primary")
         self._button.on_click(self._run)
+        # Set by a plain watcher rather than bound as a reference: one click is then one
+        # property change, without param's reference machinery on the busiest path.
+        self._status_text = pn.widgets.StaticText(value=self.status)
+        self.param.watch(self._show_status, "status")
         self._table = LiveTable(
             on_cancel=self._cancel,
             caption="Your tasks",
             item="task",
             columns=[["state", "State"], ["elapsed", "Elapsed"]],
             empty_text="No tasks yet: click the button.",
+            count_running=True,  # "3 tasks running", counted by the browser from the rows
         )
         if pn.state.curdoc is not None:
             pn.state.on_session_destroyed(self._on_session_destroyed)
@@ -98,6 +106,9 @@ class AsyncClicker(pn.viewable.Viewer):
             if not self._closed:
                 self._changed()
 
+    def _show_status(self, event) -> None:
+        self._status_text.value = event.new
+
     def _cancel(self, n: int) -> None:
         record = self._tasks.get(n)
         if record is not None and record.task is not None and record.state == "running":
@@ -111,34 +122,29 @@ class AsyncClicker(pn.viewable.Viewer):
         finished = [n for n, r in self._tasks.items() if r.state != "running"]
         for n in finished[: max(0, len(finished) - KEEP_FINISHED)]:
             del self._tasks[n]
-        running = self._running_count()
-        if running and self._ticker is not None:
-            return  # the ticker shows the list at its next tick: one update, however many clicks
-        self._show()
-        # Elapsed times tick while tasks run; the ticker runs only then.
-        if running and pn.state.curdoc is not None:
-            self._ticker = pn.state.add_periodic_callback(self._tick, period=TICK_MS)
-        elif not running and self._ticker is not None:
-            self._ticker.stop()
-            self._ticker = None
+        if self._show_pending:
+            return  # already on its way, and it will show this change too
+        doc = pn.state.curdoc
+        wait_ms = round((self._shown_at - time.monotonic()) * 1000) + COALESCE_MS
+        if doc is None or doc.session_context is None or wait_ms <= 0:
+            self._show()
+            return
+        self._show_pending = True
+        doc.add_timeout_callback(partial(self._show_later, doc), wait_ms)
 
-    def _tick(self) -> None:
-        self._show()
-        if not self._running_count() and self._ticker is not None:
-            self._ticker.stop()
-            self._ticker = None
+    def _show_later(self, doc) -> None:
+        self._show_pending = False
+        if not self._closed:
+            with set_curdoc(doc):
+                self._show()
 
     def _show(self) -> None:
-        now = time.monotonic()
-        count = self._running_count()
-        self.running = f"{count} task{'s' if count != 1 else ''} running"
+        self._shown_at = now = time.monotonic()
         self._table.show([r.row(now) for r in self._tasks.values()])
 
     def _on_session_destroyed(self, session_context) -> None:
         # Tasks still waiting would otherwise write into a page nobody sees.
         self._closed = True
-        if self._ticker is not None:
-            self._ticker.stop()
         running = [r.task for r in self._tasks.values() if r.task is not None]
         for task in running:
             task.cancel()
@@ -146,11 +152,10 @@ class AsyncClicker(pn.viewable.Viewer):
 
     def __panel__(self):
         return pn.Column(
-            pn.Row(self._button, pn.widgets.StaticText(value=self.param.status)),
+            pn.Row(self._button, self._status_text),
             pn.pane.Alert(
                 self.param.message, alert_type="warning", visible=self.param.message.rx.bool()
             ),
-            pn.widgets.StaticText(value=self.param.running),
             self._table,
             sizing_mode="stretch_width",
         )

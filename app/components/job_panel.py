@@ -9,7 +9,7 @@ import threading
 import panel as pn
 import param
 
-from app.components.live_table import LiveTable, seconds
+from app.components.live_table import LiveTable, seconds, timer
 from app.core.job_queue import JobQueue
 from app.core.jobs import JobInfo, JobRejected, JobState, QueueStats
 from app.core.work import WORK_KINDS
@@ -51,7 +51,12 @@ def job_row(job: JobInfo, now: float) -> dict:
         "state": str(job.state),
         "position": "—" if job.position is None else str(job.position),
         "eta": "—" if job.state.final else seconds(job.eta),
-        "elapsed": seconds(job.elapsed(now)) if job.started_at is not None else "—",
+        # Counted on by the browser while the job runs, between the queue's notifications.
+        "elapsed": (
+            timer(job.elapsed(now), running=job.state is JobState.RUNNING)
+            if job.started_at is not None
+            else "—"
+        ),
         "progress": round(job.progress * 100),
         "error": job.error or "",
         "cancellable": not job.state.final,

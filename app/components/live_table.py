@@ -7,6 +7,7 @@ Python as a message carrying the row's id. Which columns it shows is set per use
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import ClassVar
 
@@ -19,18 +20,30 @@ def seconds(value: float | None) -> str:
     return "—" if value is None else f"{value:.1f} s"
 
 
+def timer(elapsed: float, running: bool) -> dict:
+    """A cell the browser keeps counting while `running`, from `elapsed` seconds at sending:
+    a clock that ticks without a message from the server."""
+    return {"elapsed": round(elapsed, 2), "running": running}
+
+
 class LiveTable(pn.custom.JSComponent):
     """Rows of work items, oldest first, with a cancel button per row.
 
-    Each row is a dict with an int "id", a string per column key, and optionally "progress"
-    (0-100), "error" and "cancellable" (whether its Cancel button is enabled)."""
+    Each row is a dict with an int "id", a value per column key (a string, or a `timer(...)`
+    the browser counts up itself), and optionally "progress" (0-100), "error" and
+    "cancellable" (whether its Cancel button is enabled)."""
 
     caption = param.String(default="", doc="The table's caption.")
     item = param.String(default="item", doc="What a row is, for labels: 'job', 'task'.")
     columns = param.List(default=[], doc="[key, title] pairs of the text columns.")
     progress = param.Boolean(default=False, doc="Whether rows have a progress bar.")
     empty_text = param.String(default="Nothing yet.")
-    rows = param.List(default=[], doc="One dict per item.")
+    count_running = param.Boolean(
+        default=False, doc="Show '<n> <item>s running' above the rows, counted in the browser."
+    )
+    # The rows travel as one JSON string: Bokeh walks a list of dicts value by value looking
+    # for models to sync, which cost a busy server more than the rest of an update (py-spy).
+    rows_json = param.String(default="[]", doc="The rows, one object per item, as JSON.")
 
     _esm = """
     export function render({ model }) {
@@ -50,7 +63,21 @@ class LiveTable(pn.custom.JSComponent):
       const empty = document.createElement("p");
       empty.className = "empty";
       empty.textContent = model.empty_text;
+      const count = document.createElement("p");
+      count.className = "count";
       const rows = new Map();
+      // Running timers: cell -> [seconds when received, performance.now() then].
+      const timers = new Map();
+      const seconds = (value) => `${value.toFixed(1)} s`;
+      let ticking = null;
+      function tick() {
+        const now = performance.now();
+        for (const [cell, [base, at]] of timers) {
+          cell.textContent = seconds(base + (now - at) / 1000);
+        }
+        if (!timers.size) { clearInterval(ticking); ticking = null; }
+      }
+      model.on("remove", () => clearInterval(ticking));
 
       function makeRow(id) {
         const tr = document.createElement("tr");
@@ -69,7 +96,8 @@ class LiveTable(pn.custom.JSComponent):
 
       function draw() {
         const seen = new Set();
-        for (const row of model.rows) {
+        const shown = JSON.parse(model.rows_json);
+        for (const row of shown) {
           seen.add(row.id);
           let tr = rows.get(row.id);
           if (!tr) {
@@ -77,7 +105,17 @@ class LiveTable(pn.custom.JSComponent):
             rows.set(row.id, tr);
           }
           body.appendChild(tr);  // keeps rows in the order given
-          for (const c of columns) tr.querySelector(`.${c}`).textContent = row[c];
+          for (const c of columns) {
+            const cell = tr.querySelector(`.${c}`), value = row[c];
+            if (value !== null && typeof value === "object") {  // a timer
+              cell.textContent = seconds(value.elapsed);
+              if (value.running) timers.set(cell, [value.elapsed, performance.now()]);
+              else timers.delete(cell);
+            } else {
+              cell.textContent = value;
+              timers.delete(cell);
+            }
+          }
           if (row.state !== undefined) tr.querySelector(".state").dataset.state = row.state;
           if (model.progress) {
             tr.querySelector("progress").value = row.progress ?? 0;
@@ -86,15 +124,23 @@ class LiveTable(pn.custom.JSComponent):
           tr.querySelector("button").disabled = !row.cancellable;
         }
         for (const [id, tr] of rows) {
-          if (!seen.has(id)) { tr.remove(); rows.delete(id); }
+          if (!seen.has(id)) {
+            for (const cell of tr.querySelectorAll("td")) timers.delete(cell);
+            tr.remove();
+            rows.delete(id);
+          }
         }
-        empty.hidden = model.rows.length > 0;
+        empty.hidden = shown.length > 0;
+        const running = shown.filter((row) => row.state === "running").length;
+        count.textContent = `${running} ${item}${running === 1 ? "" : "s"} running`;
+        if (timers.size && ticking === null) ticking = setInterval(tick, 100);
       }
 
-      model.on("rows", draw);
-      draw();
+      model.on("rows_json", draw);
       const wrapper = document.createElement("div");
       wrapper.append(table, empty);
+      if (model.count_running) wrapper.prepend(count);
+      draw();
       return wrapper;
     }
     """
@@ -112,6 +158,7 @@ class LiveTable(pn.custom.JSComponent):
         td.state[data-state="cancelled"] { color: #666; }
         .error { font-size: 0.85em; max-width: 22em; }
         .empty { color: #555; font-style: italic; }
+        .count { margin: 0.4em 0; }
         .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden;
                            clip: rect(0 0 0 0); white-space: nowrap; }
         """
@@ -121,10 +168,16 @@ class LiveTable(pn.custom.JSComponent):
         super().__init__(**params)
         self._on_cancel = on_cancel
 
+    @property
+    def rows(self) -> list[dict]:
+        """The rows shown."""
+        return json.loads(self.rows_json)
+
     def show(self, rows: list[dict]) -> None:
         """Show these rows; nothing is sent if they are what is shown already."""
-        if rows != self.rows:
-            self.rows = rows
+        payload = json.dumps(rows, separators=(",", ":"))
+        if payload != self.rows_json:
+            self.rows_json = payload
 
     def _handle_msg(self, msg: dict) -> None:
         item_id = msg.get("cancel") if isinstance(msg, dict) else None

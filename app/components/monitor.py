@@ -1,6 +1,7 @@
 """The live server monitor: a compact line in every page's sidebar, and a full view with a
 sparkline of the event loop's lag on the home page. Both read the process's one shared snapshot
-(app.runtime.snapshot) about once a second; no session runs a probe of its own."""
+(app.runtime.snapshot), the full view once a second and the sidebar line every two seconds;
+no session runs a probe of its own."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from bokeh.models import ColumnDataSource
 from bokeh.plotting import figure
 
 from app import runtime
+from app.components.ticker import start_ticker
 from app.core.server_state import Snapshot
 
 REFRESH_MS = 1000
@@ -19,14 +21,16 @@ SPARKLINE_POINTS = 120  # two minutes at one point a second
 
 
 class _Ticking(pn.viewable.Viewer):
-    """A view refreshed once a second while its session lives."""
+    """A view refreshed every `refresh_ms` while its session lives."""
+
+    refresh_ms: int = REFRESH_MS
 
     def __init__(self, **params) -> None:
         super().__init__(**params)
         self._ticker = None
         self.refresh()
         if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
-            self._ticker = pn.state.add_periodic_callback(self._tick, period=REFRESH_MS)
+            self._ticker = start_ticker(self._tick, self.refresh_ms)
             pn.state.on_session_destroyed(self._stop)
 
     async def _tick(self) -> None:
@@ -46,8 +50,11 @@ class _Ticking(pn.viewable.Viewer):
 
 
 class SidebarMonitor(_Ticking):
-    """"12 sessions · lag p99 3 ms · workers 2/2 · 5 waiting", updated about once a second."""
+    """"12 sessions · lag p99 3 ms · workers 2/2 · 5 waiting", updated every two seconds: it is
+    on every page of every session, so its updates are a large share of a busy server's
+    messages."""
 
+    refresh_ms = 2 * REFRESH_MS
     line = param.String(default="")
 
     def show(self, snap: Snapshot) -> None:

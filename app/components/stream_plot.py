@@ -12,12 +12,13 @@ import param
 from bokeh.models import ColumnDataSource
 from bokeh.plotting import figure
 
+from app.components.ticker import start_ticker
 from app.core.stream import RandomWalk
 
 log = logging.getLogger(__name__)
 
 SOURCE_NAME = "stream-source"  # how tests find the data source in the page's Bokeh document
-SHOWN_INTERVAL = 0.5  # seconds between "Showing the last ..." updates in Live mode
+SHOWN_INTERVAL = 2.0  # seconds between "Showing the last ..." updates in Live mode
 
 PITFALL = (
     "Why `on_click` and not `pn.bind(..., watch=True)`: `pn.io.with_lock` marks the callback so "
@@ -72,8 +73,8 @@ class StreamingPlot(pn.viewable.Viewer):
         whole figure."""
         self._source.stream(self._walk.next_batch(n), rollover=self.rollover)
         self.streamed += n
-        # In Live mode the sentence follows at most twice a second: it costs a message of its
-        # own, as much server time as the points themselves.
+        # In Live mode the sentence follows every two seconds: it costs a message of its own,
+        # as much server time as the points themselves.
         now = time.monotonic()
         if not self.live or now - self._shown_at >= SHOWN_INTERVAL:
             self._update_shown()
@@ -87,7 +88,7 @@ class StreamingPlot(pn.viewable.Viewer):
     @param.depends("live", watch=True)
     def _toggle_live(self) -> None:
         if self.live and self._ticker is None:
-            self._ticker = pn.state.add_periodic_callback(self._tick, period=self._period())
+            self._ticker = start_ticker(self._tick, self._period())
         elif not self.live and self._ticker is not None:
             self._ticker.stop()
             self._ticker = None

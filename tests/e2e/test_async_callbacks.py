@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import time
 
-from helpers import open_page
+from helpers import eventually, open_page
 from playwright.sync_api import Page, expect
 
 STATUS = re.compile(r"^(Running|Finished|Cancelled) \d+$")
@@ -48,6 +48,15 @@ def test_task_list_shows_each_task_and_the_running_count(page: Page) -> None:
     expect(rows.locator(".state")).to_have_text(["running", "running"])
     expect(page.get_by_text(COUNT)).to_have_text("2 tasks running")
     expect(rows.first.locator(".elapsed")).to_have_text(re.compile(r"^[01]\.\d s$"))
+    # The server sends the list only when a task starts or ends; the browser counts the
+    # seconds of a running task itself.
+    first = rows.first.locator(".state, .elapsed")
+    counted = eventually(
+        lambda: re.fullmatch(r"running 1\.\d s", " ".join(first.all_text_contents())) is not None,
+        True,
+        timeout=3,
+    )
+    assert counted, "a running task's elapsed time did not count up in the browser"
     expect(rows.locator(".state")).to_have_text(["finished", "finished"], timeout=4000)
     expect(rows.first.locator(".elapsed")).to_have_text(re.compile(r"^2\.\d s$"))
     expect(page.get_by_text(COUNT)).to_have_text("0 tasks running")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
-import panel as pn
 import pytest
 
+from app.components import stream_plot
 from app.components.stream_plot import StreamingPlot
 from app.core.stream import RandomWalk
 
@@ -57,7 +57,7 @@ def test_stream_callback_keeps_the_document_lock() -> None:
 
 
 class FakeTicker:
-    """Stands in for the PeriodicCallback pn.state.add_periodic_callback returns."""
+    """Stands in for the PeriodicCallback start_ticker returns."""
 
     def __init__(self, callback, period: int) -> None:
         self.callback, self.period, self.running = callback, period, True
@@ -70,11 +70,11 @@ class FakeTicker:
 def tickers(monkeypatch: pytest.MonkeyPatch) -> list[FakeTicker]:
     made: list[FakeTicker] = []
 
-    def add_periodic_callback(callback, period: int, **kwargs) -> FakeTicker:
+    def start_ticker(callback, period: int) -> FakeTicker:
         made.append(FakeTicker(callback, period))
         return made[-1]
 
-    monkeypatch.setattr(pn.state, "add_periodic_callback", add_periodic_callback)
+    monkeypatch.setattr(stream_plot, "start_ticker", start_ticker)
     return made
 
 

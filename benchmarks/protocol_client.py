@@ -1,0 +1,307 @@
+"""Background sessions for the benchmarks, without a browser: a small client that speaks the
+Bokeh server protocol over the same websocket a browser tab opens, and drives real clicks.
+
+A browser tab costs the benchmark machine far more CPU than the server spends on it (layout,
+painting, BokehJS), so 100 Chromium tabs on 2 cores measure the browsers, not the server. This
+client does what a tab does on the wire and no more: it loads the page over HTTP (the server
+creates the session), opens the websocket with the page's token, pulls the document, says the
+document is ready, and then sends the same PATCH-DOC messages BokehJS sends for a button click or
+a widget change. The server cannot tell them apart from a browser's. It reads and counts every
+message the server pushes, so a session that stopped receiving shows in the counts.
+
+What it does not do: render, or echo back the range updates a browser's plot sends after new
+points arrive (one small message per update, noted beside the figures).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import re
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+from tornado.websocket import WebSocketClientConnection, websocket_connect
+
+TOKEN = re.compile(r'"token":\s*"([^"]+)"')
+
+
+def _objects(node: Any) -> Iterator[dict]:
+    """Every serialized Bokeh model in a document's JSON."""
+    if isinstance(node, dict):
+        if "attributes" in node and "id" in node:
+            yield node
+        for value in node.values():
+            yield from _objects(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _objects(value)
+
+
+@dataclass
+class Counts:
+    """What one session received: messages in all, and those that carry `watch` (a text the
+    session's activity should make the server send, such as "Running")."""
+
+    messages: int = 0
+    watched: int = 0
+    actions: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class ProtocolSession:
+    """One page session driven over the Bokeh protocol."""
+
+    def __init__(self, base_url: str, path: str, watch: str | None = None) -> None:
+        self.base_url, self.path, self.watch = base_url, path, watch
+        self.counts = Counts()
+        self._ws: WebSocketClientConnection | None = None
+        self._models: list[dict] = []
+        self._reader: asyncio.Task | None = None
+
+    async def open(self) -> None:
+        http = AsyncHTTPClient()
+        page = await http.fetch(self.base_url + self.path)
+        token = TOKEN.search(page.body.decode()).group(1)
+        ws_url = self.base_url.replace("http", "ws", 1) + self.path + "/ws"
+        request = HTTPRequest(ws_url, headers={"Origin": self.base_url})
+        self._ws = await websocket_connect(
+            request, subprotocols=["bokeh", token], max_message_size=50 * 2**20
+        )
+        await self._read_message()  # ACK
+        await self._send("PULL-DOC-REQ", {})
+        while True:  # the reply, after any message the server pushed first
+            message = await self._read_message()
+            if message is None:
+                raise ConnectionError(f"{self.path}: the server closed the websocket")
+            header, content = message
+            if header["msgtype"] == "ERROR":
+                raise ConnectionError(f"{self.path}: {content}")
+            if header["msgtype"] == "PULL-DOC-REPLY":
+                break
+            self.counts.messages += 1
+        self._models = list(_objects(content["doc"]))
+        await self._send_events(
+            [{"kind": "MessageSent", "msg_type": "bokeh_event",
+              "msg_data": {"type": "event", "name": "document_ready",
+                           "values": {"type": "map"}}}]
+        )  # fmt: skip
+        self._reader = asyncio.ensure_future(self._read_forever())
+
+    def model_id(self, **attributes: Any) -> str:
+        """The id of the one model whose attributes include these values."""
+        for model in self._models:
+            if all(model["attributes"].get(k) == v for k, v in attributes.items()):
+                return model["id"]
+        raise LookupError(f"no model with {attributes} on {self.path}")
+
+    async def click(self, label: str) -> None:
+        """A click on the button labelled `label`, as BokehJS sends it."""
+        button = self.model_id(label=label)
+        self.counts.actions += 1
+        await self._send_events(
+            [{"kind": "MessageSent", "msg_type": "bokeh_event",
+              "msg_data": {"type": "event", "name": "button_click",
+                           "values": {"type": "map", "entries": [["model", {"id": button}]]}}}]
+        )  # fmt: skip
+
+    async def change(self, model_id: str, attr: str, value: Any) -> None:
+        """A widget property changed in the browser (a slider moved, a toggle pressed)."""
+        self.counts.actions += 1
+        await self._send_events(
+            [{"kind": "ModelChanged", "model": {"id": model_id}, "attr": attr, "new": value}]
+        )
+
+    async def close(self) -> None:
+        if self._ws is not None:
+            self._ws.close()
+        if self._reader is not None:
+            await asyncio.wait([self._reader], timeout=5)
+
+    # -- the wire ------------------------------------------------------------------------------
+    async def _send(self, msgtype: str, content: dict) -> None:
+        header = {"msgid": uuid.uuid4().hex.upper(), "msgtype": msgtype}
+        for part in (header, {}, content):
+            await self._ws.write_message(json.dumps(part))
+
+    async def _send_events(self, events: list[dict]) -> None:
+        await self._send("PATCH-DOC", {"events": events})
+
+    async def _read_message(self) -> tuple[dict, Any] | None:
+        """One protocol message (header, metadata, content, then its binary buffers)."""
+        frames = []
+        while len(frames) < 3:
+            frame = await self._ws.read_message()
+            if frame is None:
+                return None
+            frames.append(frame)
+        header = json.loads(frames[0])
+        if not await self._skip_buffers(header):
+            return None
+        return header, json.loads(frames[2])
+
+    async def _skip_buffers(self, header: dict) -> bool:
+        """Read past a message's buffers: a header frame and a binary frame for each."""
+        for _ in range(2 * header.get("num_buffers", 0)):
+            if await self._ws.read_message() is None:
+                return False
+        return True
+
+    async def _read_forever(self) -> None:
+        try:
+            await self._count_messages()
+        except Exception as exc:  # kept in the counts, shown in the results
+            self.counts.errors.append(f"reader stopped: {exc!r}")
+
+    async def _count_messages(self) -> None:
+        while True:
+            frames = []
+            while len(frames) < 3:
+                frame = await self._ws.read_message()
+                if frame is None:
+                    return
+                frames.append(frame)
+            self.counts.messages += 1
+            if self.watch and self.watch in frames[2]:
+                self.counts.watched += 1
+            header = json.loads(frames[0])
+            if header["msgtype"] == "ERROR":
+                self.counts.errors.append(frames[2][:200])
+            if not await self._skip_buffers(header):
+                return
+
+
+@dataclass(frozen=True)
+class Activity:
+    """What a background session does: on `path`, after the `setup` changes (each given as
+    (attributes that find the model, attribute, new value)), click `label` every `every_ms`,
+    `clicks` times in all (None: until stopped); count server messages carrying `watch`."""
+
+    path: str
+    label: str | None = None
+    every_ms: int = 1000
+    watch: str | None = None
+    setup: tuple[tuple[dict, str, Any], ...] = ()
+    clicks: int | None = None
+
+
+async def _drive(session: ProtocolSession, activity: Activity, stop: asyncio.Event) -> None:
+    try:
+        await _act(session, activity, stop)
+    except Exception as exc:  # kept in the counts, shown in the results
+        session.counts.errors.append(f"stopped acting: {exc!r}")
+
+
+async def _act(session: ProtocolSession, activity: Activity, stop: asyncio.Event) -> None:
+    for attributes, attr, value in activity.setup:
+        await session.change(session.model_id(**attributes), attr, value)
+    if activity.label is None:
+        await stop.wait()
+        return
+    # Sessions start at random phases, as real visitors would.
+    delay = random.uniform(0, activity.every_ms / 1000)
+    clicks = 0
+    while not stop.is_set() and (activity.clicks is None or clicks < activity.clicks):
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=delay)
+        except TimeoutError:
+            await session.click(activity.label)
+            clicks += 1
+        delay = activity.every_ms / 1000
+    await stop.wait()
+
+
+class BackgroundLoad:
+    """Sessions opened and driven over the protocol, on an event loop of their own in a thread
+    of the benchmark process, until `stop()` (or the end of a `with` block) closes them."""
+
+    def __init__(self, base_url: str, activities: list[Activity]) -> None:
+        self.base_url = base_url
+        self.activities: list[Activity] = []
+        self.sessions: list[ProtocolSession] = []
+        self._first = activities
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="load", daemon=True)
+        self._stop: asyncio.Event | None = None
+        self._drivers: list[asyncio.Future] = []
+
+    def __enter__(self) -> BackgroundLoad:
+        self._thread.start()
+        try:
+            self.add(self._first)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def add(self, activities: list[Activity]) -> None:
+        """Open more sessions (returns once they are all connected and acting)."""
+        asyncio.run_coroutine_threadsafe(self._open(activities), self._loop).result(timeout=600)
+
+    async def _open(self, activities: list[Activity]) -> None:
+        if self._stop is None:
+            self._stop = asyncio.Event()
+        # One at a time: every page load is a full render on the server, and each session must
+        # connect before the server discards it as unused.
+        for activity in activities:
+            session = ProtocolSession(self.base_url, activity.path, activity.watch)
+            await session.open()
+            self.sessions.append(session)
+            self.activities.append(activity)
+            self._drivers.append(asyncio.ensure_future(_drive(session, activity, self._stop)))
+
+    async def _close(self) -> None:
+        if self._stop is None:
+            return
+        self._stop.set()
+        await asyncio.gather(*self._drivers, return_exceptions=True)
+        await asyncio.gather(*(s.close() for s in self.sessions), return_exceptions=True)
+
+    def wait_for(self, condition: Callable[[dict], bool], timeout: float = 60.0) -> dict:
+        """Return the totals once `condition(totals)` holds; TimeoutError after `timeout` s."""
+
+        async def until() -> dict:
+            while not condition(totals := self.totals()):
+                await asyncio.sleep(0.05)
+            return totals
+
+        future = asyncio.run_coroutine_threadsafe(until(), self._loop)
+        try:
+            return future.result(timeout=timeout)
+        except TimeoutError:
+            future.cancel()
+            raise TimeoutError(f"not reached within {timeout} s: {self.totals()}") from None
+
+    def wait_for_actions(self, count: int, timeout: float = 60.0) -> None:
+        """Return once the sessions have sent `count` clicks or changes in all."""
+        self.wait_for(lambda totals: sum(t["actions"] for t in totals.values()) >= count, timeout)
+
+    def stop(self) -> dict:
+        """Close every session; what they sent and received."""
+        if self._thread.is_alive():
+            asyncio.run_coroutine_threadsafe(self._close(), self._loop).result(timeout=60)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+        return self.totals()
+
+    def totals(self) -> dict:
+        out: dict[str, dict] = {}
+        for session, activity in zip(self.sessions, self.activities, strict=False):
+            row = out.setdefault(
+                activity.path, {"sessions": 0, "actions": 0, "messages": 0, "watched": 0,
+                                "errors": 0}
+            )  # fmt: skip
+            row["sessions"] += 1
+            row["actions"] += session.counts.actions
+            row["messages"] += session.counts.messages
+            row["watched"] += session.counts.watched
+            row["errors"] += len(session.counts.errors)
+        return out
