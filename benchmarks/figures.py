@@ -441,7 +441,7 @@ def _figure_rows(r: dict) -> list[str]:
             )  # fmt: skip
             rows.append(
                 f"| 4. Bytes per 5-point update, {hist.split('_')[1]} points of history | "
-                f"{a['bytes']} B | {base_text} | — | {target} |"
+                f"{a['bytes']} B | {base_text} | {_ratio(b['bytes'], a['bytes'])} | {target} |"
             )
     if "memory_and_threads" in r:
         app_rows, base_rows = r["memory_and_threads"]["app"], r["memory_and_threads"]["baseline"]
@@ -451,7 +451,8 @@ def _figure_rows(r: dict) -> list[str]:
                 f"| 5. {a['sessions']} sessions: MiB per session; threads open → after close | "
                 f"{a['mib_per_session']} MiB; {a['threads_open']} → {a['threads_after_close']} | "
                 f"{b['mib_per_session']} MiB; {b['threads_open']} → "
-                f"{b['threads_after_close']} | — | under 1 MiB: "
+                f"{b['threads_after_close']} | {_ratio(b['threads_open'], a['threads_open'])} "
+                f"(threads) | under 1 MiB: "
                 f"{_verdict(a['mib_per_session'] < 1)}; threads flat: {_verdict(flat)} |"
             )
     if "loop_lag_computing_ms" in r:
@@ -467,9 +468,15 @@ def _figure_rows(r: dict) -> list[str]:
         loads = r["page_load_ms"]
         bare = loads["bare one-widget page"]["median"]
         for label, values in loads.items():
+            if not label.startswith("app "):
+                continue
+            guide = loads.get(label.replace("app ", "baseline ", 1))
             rows.append(
-                f"| 7. Page load to first render, {label} (median / p95) | {_ms(values)} | "
-                f"bare page {bare} ms | {values['median'] / bare:.1f}x the bare page | |"
+                f"| 7. Page load to first render, {label[4:]} (median / p95) | {_ms(values)} | "
+                + (f"{_ms(guide)}; " if guide else "")
+                + f"bare one-widget page {_ms(loads['bare one-widget page'])} | "
+                + (f"{_ratio(guide['median'], values['median'])}; " if guide else "")
+                + f"{values['median'] / bare:.1f}x the bare page | |"
             )
     return rows
 
@@ -537,7 +544,7 @@ def plots(report: dict, out: Path) -> None:
         path = browser_executable()
         browser = playwright.chromium.launch(**({"executable_path": path} if path else {}))
         page = browser.new_page(viewport={"width": 430 * len(panels), "height": 330})
-        page.goto(html_path.as_uri())
+        page.goto(html_path.resolve().as_uri())
         page.wait_for_function("() => window.Bokeh && window.Bokeh.documents.length > 0")
         page.wait_for_timeout(500)  # let the canvas paint
         page.screenshot(path=out / "plots.png")

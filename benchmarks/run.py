@@ -134,7 +134,7 @@ def main() -> None:
         "quick": args.quick,
         "runs": runs,
         "minutes": round((time.monotonic() - started) / 60, 1),
-        "command": "python -m benchmarks.run " + " ".join(sys.argv[1:]),
+        "command": " ".join(["python -m benchmarks.run", *sys.argv[1:]]),
         "results": figures.combine(per_run),
     }
     args.out.mkdir(parents=True, exist_ok=True)
