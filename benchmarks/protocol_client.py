@@ -85,12 +85,8 @@ class ProtocolSession:
             if header["msgtype"] == "PULL-DOC-REPLY":
                 break
             self.counts.messages += 1
-        self._models = list(_objects(content["doc"]))
-        await self._send_events(
-            [{"kind": "MessageSent", "msg_type": "bokeh_event",
-              "msg_data": {"type": "event", "name": "document_ready",
-                           "values": {"type": "map"}}}]
-        )  # fmt: skip
+        self._models = list(_objects(json.loads(content)["doc"]))
+        await self._send_event("document_ready", {"type": "map"})
         self._reader = asyncio.ensure_future(self._read_forever())
 
     def model_id(self, **attributes: Any) -> str:
@@ -104,11 +100,8 @@ class ProtocolSession:
         """A click on the button labelled `label`, as BokehJS sends it."""
         button = self.model_id(label=label)
         self.counts.actions += 1
-        await self._send_events(
-            [{"kind": "MessageSent", "msg_type": "bokeh_event",
-              "msg_data": {"type": "event", "name": "button_click",
-                           "values": {"type": "map", "entries": [["model", {"id": button}]]}}}]
-        )  # fmt: skip
+        entries = [["model", {"id": button}]]
+        await self._send_event("button_click", {"type": "map", "entries": entries})
 
     async def change(self, model_id: str, attr: str, value: Any) -> None:
         """A widget property changed in the browser (a slider moved, a toggle pressed)."""
@@ -132,8 +125,16 @@ class ProtocolSession:
     async def _send_events(self, events: list[dict]) -> None:
         await self._send("PATCH-DOC", {"events": events})
 
-    async def _read_message(self) -> tuple[dict, Any] | None:
-        """One protocol message (header, metadata, content, then its binary buffers)."""
+    async def _send_event(self, name: str, values: dict) -> None:
+        """A UI event (a click, the document being ready), wrapped as BokehJS wraps it."""
+        msg_data = {"type": "event", "name": name, "values": values}
+        await self._send_events(
+            [{"kind": "MessageSent", "msg_type": "bokeh_event", "msg_data": msg_data}]
+        )
+
+    async def _read_message(self) -> tuple[dict, str] | None:
+        """One protocol message: its header and its content's JSON text (metadata and binary
+        buffers, a header frame and a payload frame each, are read past); None once closed."""
         frames = []
         while len(frames) < 3:
             frame = await self._ws.read_message()
@@ -141,39 +142,22 @@ class ProtocolSession:
                 return None
             frames.append(frame)
         header = json.loads(frames[0])
-        if not await self._skip_buffers(header):
-            return None
-        return header, json.loads(frames[2])
-
-    async def _skip_buffers(self, header: dict) -> bool:
-        """Read past a message's buffers: a header frame and a binary frame for each."""
         for _ in range(2 * header.get("num_buffers", 0)):
             if await self._ws.read_message() is None:
-                return False
-        return True
+                return None
+        return header, frames[2]
 
     async def _read_forever(self) -> None:
         try:
-            await self._count_messages()
+            while (message := await self._read_message()) is not None:
+                header, content = message
+                self.counts.messages += 1
+                if self.watch and self.watch in content:
+                    self.counts.watched += 1
+                if header["msgtype"] == "ERROR":
+                    self.counts.errors.append(content[:200])
         except Exception as exc:  # kept in the counts, shown in the results
             self.counts.errors.append(f"reader stopped: {exc!r}")
-
-    async def _count_messages(self) -> None:
-        while True:
-            frames = []
-            while len(frames) < 3:
-                frame = await self._ws.read_message()
-                if frame is None:
-                    return
-                frames.append(frame)
-            self.counts.messages += 1
-            if self.watch and self.watch in frames[2]:
-                self.counts.watched += 1
-            header = json.loads(frames[0])
-            if header["msgtype"] == "ERROR":
-                self.counts.errors.append(frames[2][:200])
-            if not await self._skip_buffers(header):
-                return
 
 
 @dataclass(frozen=True)
