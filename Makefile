@@ -7,7 +7,7 @@ ARGS ?=
 PYTEST_ARGS ?=
 BIN := $(VENV)/bin
 
-.PHONY: serve test docker-smoke bench bench-quick lint clean
+.PHONY: serve test screenshots soak docker-smoke bench bench-quick lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,18 +27,31 @@ $(VENV)/.test-installed: $(BIN)/python requirements-test.lock pyproject.toml
 serve: $(VENV)/.serve-installed
 	BLOCKING_DEMO=$${BLOCKING_DEMO:-1} $(BIN)/python -m app $(ARGS)
 
-## test: lint, unit tests and headless-browser tests
 # The browser: CHROMIUM_EXECUTABLE if set, else a system Chromium, else Playwright's own download.
-test: $(VENV)/.test-installed
-	$(BIN)/ruff check .
-	@browser="$${CHROMIUM_EXECUTABLE:-$$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)}"; \
+BROWSER_SETUP = browser="$${CHROMIUM_EXECUTABLE:-$$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)}"; \
 	if [ -z "$$browser" ]; then \
 		echo "No system Chromium found: installing Playwright's own."; \
 		$(BIN)/playwright install chromium || exit 1; \
 	else \
 		echo "Browser: $$browser"; \
 	fi; \
-	CHROMIUM_EXECUTABLE="$$browser" $(BIN)/pytest $(PYTEST_ARGS)
+	export CHROMIUM_EXECUTABLE="$$browser"
+
+## test: lint, unit tests and headless-browser tests, the latter also with --num-threads 2
+test: $(VENV)/.test-installed
+	$(BIN)/ruff check .
+	@$(BROWSER_SETUP); \
+	$(BIN)/pytest $(PYTEST_ARGS) && \
+	echo "The pages again, served with --num-threads 2:" && \
+	$(BIN)/pytest tests/e2e --serve-mode threads -m "not own_server" $(PYTEST_ARGS)
+
+## screenshots: refresh docs/screenshots/ from the pages the end-to-end tests visit
+screenshots: $(VENV)/.test-installed
+	@$(BROWSER_SETUP); $(BIN)/pytest tests/e2e --screenshots -k "sidebar_with_every_link or position_and_progress"
+
+## soak: 100 sessions on every page for 150 s with tabs churning; every job must balance
+soak: $(VENV)/.test-installed
+	$(BIN)/python -m benchmarks.soak
 
 ## docker-smoke: build the image, run it, load and click every page, stop it (one verdict line)
 docker-smoke: $(VENV)/.test-installed

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import sys
 
-from app.registry import HOME, PAGES
-from app.settings import Settings
+from app.registry import APP_DIR, HOME, PAGES
+from app.settings import Settings, SettingsError
+
+# Bokeh checks for sessions to destroy this often (ms); the runtime's sweep marks the sessions
+# whose tab is gone, so that their jobs, tasks and streams end within about two seconds.
+CHECK_UNUSED_SESSIONS_MS = 500
 
 
 def serve_command(settings: Settings, extra: list[str]) -> list[str]:
@@ -20,6 +24,9 @@ def serve_command(settings: Settings, extra: list[str]) -> list[str]:
     args += ["--port", str(settings.port), "--address", settings.address]
     for origin in settings.websocket_origins():
         args += ["--allow-websocket-origin", origin]
+    args += ["--setup", str(APP_DIR / "server_setup.py")]
+    args += ["--check-unused-sessions", str(CHECK_UNUSED_SESSIONS_MS)]
+    args += ["--unused-session-lifetime", str(round(settings.session_connect_seconds * 1000))]
     args += ["--liveness", "--plugins", "app.health"]
     return args + extra
 
@@ -28,7 +35,7 @@ def main(argv: list[str] | None = None) -> None:
     extra = sys.argv[1:] if argv is None else argv
     try:
         settings = Settings.from_env()
-    except ValueError as error:
+    except SettingsError as error:
         sys.exit(f"configuration error: {error}")
     sys.argv = serve_command(settings, extra)
     print("Running:", " ".join(sys.argv), flush=True)

@@ -1,8 +1,11 @@
-"""GET /health: the server's snapshot as JSON, with "ok" or "degraded" and the reasons.
+"""GET /health: is this process ready for new visitors, is it healthy, and its figures.
 
 Loaded by `panel serve --plugins app.health` (the serve command adds it). It answers from the
-event loop with figures already kept in memory, so it stays fast while jobs run; 200 when ok,
-503 when degraded, so that load balancers and Docker's HEALTHCHECK can act on it.
+event loop with figures already in memory, so it stays fast while jobs run. HTTP 200 while the
+process is ready for new visitors and 503 while it is not (starting, shutting down, full), so a
+load balancer routes by it; "status" says "ok" or "degraded" with the reasons, which is for
+people and alerts: a degraded process still serves. Whether to restart a process is
+`/liveness`'s question (Docker's HEALTHCHECK asks that), never this one's.
 `?window=S` reports the loop lag over the last S seconds (1 to 60) instead of 60.
 """
 
@@ -22,10 +25,10 @@ class HealthHandler(RequestHandler):
             lag_window = None if window is None else min(60.0, max(1.0, float(window)))
         except ValueError:
             self.set_status(400)
-            self.finish({"error": f"window must be a number of seconds, got {window!r}"})
+            self.finish({"error": "window must be a number of seconds"})
             return
-        snap = runtime.snapshot(lag_window)
-        self.set_status(200 if snap.status == "ok" else 503)
+        snap = runtime.current().snapshot(lag_window)
+        self.set_status(200 if snap.ready else 503)
         self.set_header("Content-Type", "application/json")
         self.set_header("Cache-Control", "no-store")
         self.finish(json.dumps(snap.as_dict()))

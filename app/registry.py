@@ -35,7 +35,7 @@ HOME = Page(
     title="Home",
     icon="⌂",
     summary="What each concurrency pattern is for, and where to see it.",
-    script=APP_DIR / "main.py",
+    script=APP_DIR / "pages" / "home.py",
 )
 
 DEMOS: tuple[Page, ...] = (

@@ -1,7 +1,22 @@
-"""The per-process objects: created once, on first use, and stopped when the process exits.
+"""The runtime: everything one server process shares, with an explicit life.
 
-Page scripts run once per session, but this module is imported once per process, so what it
-holds is shared by every session of this server process (one per process with --num-procs).
+One `Runtime` per server process owns the job queue and what runs its jobs, the event-loop lag
+probe, the session registry and its sweep, the cached snapshot, and the loop's exception and
+SIGTERM handlers. Its life:
+
+- `install()` is run by the setup script (`panel serve --setup app/server_setup.py`, which
+  `python -m app` passes) once per server process: with `--num-procs N` in each process after the
+  fork, so nothing exists before it. It creates the runtime (no thread yet), registers the
+  session hooks (once per process, outside any session) and schedules `start` on the server's
+  loop.
+- `start()` runs on the server's loop: workers, probe, sweep, handlers.
+- On SIGTERM, `terminate()` stops taking jobs, lets running ones finish for a grace period,
+  gives every unfinished job its final state, lets those last updates reach the open pages, and
+  then stops the loop; `stop()` runs at exit in any case.
+
+`panel serve --dev` re-imports the pages and components after an edit, but not this module or
+`app.core` (the setup script imported them before Panel began recording the app's modules), so
+the one runtime and its workers stay the only ones; an edit to them needs a restart.
 """
 
 from __future__ import annotations
@@ -9,108 +24,217 @@ from __future__ import annotations
 import asyncio
 import atexit
 import logging
+import os
+import signal
+import socket
 import threading
 import time
-from functools import cache
+from dataclasses import dataclass
 
+from app.core.backends.base import Backend
+from app.core.backends.threads import ThreadBackend
 from app.core.job_queue import JobQueue
 from app.core.loop_lag import LoopLagProbe
-from app.core.server_state import SessionRegistry, Snapshot, take_snapshot
+from app.core.server_state import Snapshot, take_snapshot
+from app.core.sessions import PENDING_CALLS, SessionRegistry
 from app.settings import Settings
 
-_lock = threading.Lock()
-_queue: JobQueue | None = None
-_probe = LoopLagProbe(interval=0.1, window=60.0)
-_sessions = SessionRegistry()
-_started_at = time.monotonic()
-_snapshot: tuple[float, Snapshot] | None = None
+log = logging.getLogger("app")
+
 SNAPSHOT_MAX_AGE = 0.5  # seconds: every session's monitor shares the snapshot this long
+SWEEP_SECONDS = 0.5  # how often sessions whose tab is gone are looked for
+FLUSH_SECONDS = 2.0  # at shutdown, the most time the last page updates may take to go out
 
 
-@cache
-def settings() -> Settings:
-    """The settings this process runs with, read from the environment once."""
-    return Settings.from_env()
+class Runtime:
+    """The objects shared by every session of this server process."""
+
+    def __init__(self, settings: Settings, backend: Backend | None = None) -> None:
+        self.settings = settings
+        self.phase = "created"  # -> running -> draining -> stopped
+        self.sessions = SessionRegistry(
+            linger=settings.session_linger_seconds,
+            connect_timeout=settings.session_connect_seconds,
+        )
+        self.probe = LoopLagProbe(interval=0.1, window=60.0)
+        self.queue = JobQueue(
+            backend or ThreadBackend(settings.queue_workers),
+            max_waiting=settings.queue_max_waiting,
+            max_per_owner=settings.queue_max_per_session,
+            tag=self.sessions.tag,
+        )
+        self.replica = settings.replica_name or f"{socket.gethostname()}-{os.getpid()}"
+        self._started_at = time.monotonic()
+        self._snapshot: tuple[float, Snapshot] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._sweeper: asyncio.TimerHandle | None = None
+        self._lock = threading.Lock()
+
+    # -- life ----------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start everything on the running loop (the server's), once."""
+        with self._lock:
+            if self.phase != "created":
+                return
+            self.phase = "running"
+        self._loop = loop = asyncio.get_running_loop()
+        self.queue.start()
+        self.probe.start(loop)
+        self._sweep()
+        _quiet_closed_websocket_writes(loop)
+        if threading.current_thread() is threading.main_thread():
+            # Replaces Bokeh's handler, which stops the loop at once.
+            loop.add_signal_handler(signal.SIGTERM, self._on_sigterm)
+        atexit.register(self.stop)
+        log.info("runtime started in pid %d (%s backend)", os.getpid(), self.queue.backend.name)
+
+    def _on_sigterm(self) -> None:
+        log.info("SIGTERM: finishing jobs and telling open pages, then stopping")
+        task = asyncio.ensure_future(self.terminate())
+        task.add_done_callback(lambda _: _stop_server_loop())
+
+    async def terminate(self) -> None:
+        """Drain: no new jobs; running ones get the grace period; every job gets its final
+        state, and the pages get the news before the loop stops."""
+        with self._lock:
+            if self.phase not in ("created", "running"):
+                return
+            self.phase = "draining"
+        loop = asyncio.get_running_loop()
+        grace = self.settings.shutdown_grace_seconds
+        try:
+            await loop.run_in_executor(None, self.queue.shutdown, grace, 1.0)
+            await loop.run_in_executor(None, PENDING_CALLS.wait_idle, FLUSH_SECONDS)
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        """Stop whatever still runs (idempotent; also run at exit)."""
+        with self._lock:
+            if self.phase == "stopped":
+                return
+            self.phase = "stopped"
+        if self._sweeper is not None and self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._sweeper.cancel)
+        self.probe.stop()
+        self.queue.shutdown(grace=0.5, timeout=0.5)
+
+    # -- sessions ------------------------------------------------------------------------------
+    def session_created(self, session_context) -> None:
+        """Panel's on_session_created hook (registered once per process by `install`)."""
+        page = session_context.server_context.application_context.url.strip("/") or "home"
+        self.sessions.opened(session_context.id, page, _BokehSession(session_context))
+
+    def session_destroyed(self, session_context) -> None:
+        self.sessions.closed(session_context.id)
+
+    def _sweep(self) -> None:
+        try:
+            self.sessions.sweep()
+        except Exception:
+            log.exception("session sweep failed")
+        if self.phase == "running" and self._loop is not None:
+            self._sweeper = self._loop.call_later(SWEEP_SECONDS, self._sweep)
+
+    # -- figures -------------------------------------------------------------------------------
+    def not_ready(self) -> list[str]:
+        """Why this process should get no new visitors now (empty: it should)."""
+        if self.phase == "created":
+            return ["starting"]
+        if self.phase != "running":
+            return ["shutting down"]
+        return []
+
+    def snapshot(self, lag_window: float | None = None) -> Snapshot:
+        """The process's state now (shared for half a second unless a lag window is asked)."""
+        now = time.monotonic()
+        cached = self._snapshot
+        if lag_window is None and cached is not None and now - cached[0] < SNAPSHOT_MAX_AGE:
+            return cached[1]
+        taken = take_snapshot(
+            replica=self.replica,
+            sessions=(self.sessions.live, self.sessions.total),
+            lag=self.probe.stats(lag_window),
+            pool=self.queue.stats(),
+            started_at=self._started_at,
+            lag_threshold_ms=self.settings.health_lag_threshold_ms,
+            not_ready=self.not_ready(),
+        )
+        if lag_window is None:
+            self._snapshot = (now, taken)
+        return taken
 
 
-def configure_logging() -> None:
+@dataclass
+class _BokehSession:
+    """A Bokeh session context as the registry sees it (app/core/sessions.SessionHandle)."""
+
+    context: object
+
+    def connections(self) -> int:
+        session = self.context.session
+        return session.connection_count if session is not None else 0
+
+    def expire(self) -> None:
+        session = self.context.session
+        if session is not None:
+            session.request_expiration()
+
+
+# -- one per process ---------------------------------------------------------------------------
+_current: Runtime | None = None
+
+
+def install(settings: Settings | None = None) -> Runtime:
+    """Create this process's runtime, hook it to the server, and start it on the server's loop
+    (run by the setup script; a second call returns the same runtime)."""
+    global _current
+    if _current is not None:
+        return _current
+    import panel as pn
+    from tornado.ioloop import IOLoop
+
+    settings = settings or Settings.from_env()
+    configure_logging(settings)
+    _current = runtime = Runtime(settings)
+    pn.state.on_session_created(runtime.session_created)
+    pn.state.on_session_destroyed(runtime.session_destroyed)
+    IOLoop.current().add_callback(runtime.start)
+    return runtime
+
+
+def current() -> Runtime:
+    """This process's runtime."""
+    if _current is None:
+        raise RuntimeError(
+            "the app's runtime is not installed: serve the app with `python -m app` (which "
+            "passes `panel serve --setup app/server_setup.py`)"
+        )
+    return _current
+
+
+def configure_logging(settings: Settings) -> None:
     """Log to stderr at LOG_LEVEL, once per process."""
-    level = getattr(logging, settings().log_level, logging.INFO)
     logger = logging.getLogger("app")
     if not logger.handlers:
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         logger.addHandler(handler)
         logger.propagate = False
-    logger.setLevel(level)
+    logger.setLevel(getattr(logging, settings.log_level, logging.INFO))
 
 
-def job_queue() -> JobQueue:
-    """The process's job queue, with its worker pool started."""
-    global _queue
-    with _lock:
-        if _queue is None:
-            s = settings()
-            _queue = JobQueue(
-                workers=s.queue_workers,
-                max_waiting=s.queue_max_waiting,
-                max_per_owner=s.queue_max_per_session,
-            ).start()
-            atexit.register(_queue.shutdown)
-        return _queue
+def _stop_server_loop() -> None:
+    from tornado.ioloop import IOLoop
 
-
-def sessions() -> SessionRegistry:
-    """The sessions this process serves."""
-    return _sessions
-
-
-def lag_probe() -> LoopLagProbe:
-    """The process's event-loop lag probe, started on the first call from the server's loop."""
-    if not _probe.running:
-        with _lock:
-            if not _probe.running:
-                _attach_to_server_loop()
-    return _probe
-
-
-def _attach_to_server_loop() -> None:
-    """Once per process, on the server's event loop: start the lag probe (stopped at exit) and
-    keep closed-websocket writes out of the log as tracebacks."""
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:  # a page script runs inside the loop, not in a task
-        loop = asyncio.get_event_loop()
-    _probe.start(loop)
-    atexit.register(_probe.stop)
-    _quiet_closed_websocket_writes(loop)
-
-
-def snapshot(lag_window: float | None = None) -> Snapshot:
-    """The process's state now (shared for half a second unless a lag window is asked for)."""
-    global _snapshot
-    now = time.monotonic()
-    cached = _snapshot
-    if lag_window is None and cached is not None and now - cached[0] < SNAPSHOT_MAX_AGE:
-        return cached[1]
-    taken = take_snapshot(
-        _sessions,
-        lag_probe(),
-        job_queue(),
-        _started_at,
-        settings().health_lag_threshold_ms,
-        lag_window,
-    )
-    if lag_window is None:
-        _snapshot = (now, taken)
-    return taken
+    IOLoop.current().stop()  # what Bokeh's own SIGTERM handler does: the server then stops
 
 
 def _quiet_closed_websocket_writes(loop: asyncio.AbstractEventLoop) -> None:
     """A server push (a monitor tick, a job update) that races a closing tab fails inside
     tornado's write task with WebSocketClosedError, which asyncio then logs as a traceback
-    ("Task exception was never retrieved"). The tab is gone and Bokeh cleans the session up;
-    log it as one debug line instead, and leave every other error to the default handler."""
+    ("Task exception was never retrieved"). The tab is gone and its session is ending; log it
+    as one debug line instead, and leave every other error to the default handler."""
     from tornado.iostream import StreamClosedError
     from tornado.websocket import WebSocketClosedError
 
@@ -118,7 +242,7 @@ def _quiet_closed_websocket_writes(loop: asyncio.AbstractEventLoop) -> None:
 
     def handler(loop: asyncio.AbstractEventLoop, context: dict) -> None:
         if isinstance(context.get("exception"), WebSocketClosedError | StreamClosedError):
-            logging.getLogger("app").debug("write to a closed websocket dropped")
+            log.debug("write to a closed websocket dropped")
             return
         if previous is not None:
             previous(loop, context)

@@ -1,117 +1,171 @@
-"""One settings object, read from the environment, with defaults that work on a laptop."""
+"""Every setting, declared once: its default, its bounds and what it is for.
+
+A setting is read from the environment variable of its name upper-cased, by one loop over the
+fields of `Settings`. Its bounds are declared beside it and are the only ones: the components take
+their `param` bounds from here (`param_range`), so a value the page would refuse is refused at
+start-up instead, with the variable, the value and the allowed range in the message.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, Field, dataclass, field, fields
+from typing import Any, get_type_hints
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
 
 
 class SettingsError(ValueError):
     """An environment variable holds a value the app cannot use."""
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
-    if value < minimum:
-        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
-    return value
-
-
-def _float(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
-    if value < minimum:
-        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
-    return value
-
-
-def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name, "").strip().lower()
-    if not raw:
-        return default
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    if raw in ("0", "false", "no", "off"):
-        return False
-    raise SettingsError(f"{name} must be 1/0, true/false, yes/no or on/off, got {raw!r}")
+def setting(
+    default: Any,
+    doc: str,
+    low: float | None = None,
+    high: float | None = None,
+    choices: tuple[str, ...] | None = None,
+) -> Any:
+    """A field of `Settings`: default, meaning and allowed values, in one place."""
+    return field(default=default, metadata={"doc": doc, "low": low, "high": high,
+                                            "choices": choices})  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Settings:
     """Everything the app can be configured with. Environment variable = field name upper-cased."""
 
-    port: int = 5006
-    address: str = "localhost"
-    # Comma-separated host[:port] list for --allow-websocket-origin; empty means address:port.
-    allow_websocket_origin: str = ""
-    log_level: str = "INFO"
-    # Threaded queue: worker threads shared by every session, and the queue's bounds.
-    queue_workers: int = 2
-    queue_max_waiting: int = 100
-    queue_max_per_session: int = 20
-    # Seconds one "I/O wait" item takes, as in Panel's guide.
-    queue_item_seconds: float = 2.0
-    # Async callbacks page: how long each click's task awaits.
-    async_task_seconds: float = 2.0
-    async_max_tasks: int = 50  # tasks one session may have running at once
-    # Bokeh streaming page: delay before a click's points arrive, and the rollover bound.
-    stream_delay_seconds: float = 1.0
-    stream_points_per_click: int = 5
-    stream_rollover: int = 2000
-    # Health: /health says "degraded" when the event loop's lag p99 passes this.
-    health_lag_threshold_ms: float = 500.0
-    # The async page's blocking button freezes every session for a second: off unless enabled.
-    blocking_demo: bool = False
+    # -- serving ---------------------------------------------------------------------------------
+    port: int = setting(5006, "Port to serve on.", 0, 65535)
+    address: str = setting("localhost", "Address to bind (`0.0.0.0` in the Docker image).")
+    allow_websocket_origin: str = setting(
+        "", "Comma-separated `host[:port]` origins allowed to open the websocket; empty means "
+        "both loopback names at PORT (`localhost:PORT,127.0.0.1:PORT`)."
+    )
+    log_level: str = setting(
+        "INFO", "Level of the app's log lines.",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+    )  # fmt: skip
+    # -- the job queue ---------------------------------------------------------------------------
+    queue_workers: int = setting(2, "Worker threads shared by every session of a process.", 1, 64)
+    queue_max_waiting: int = setting(
+        100, "Most jobs waiting in this process's queue; more are refused with a message.", 1,
+        10_000,
+    )  # fmt: skip
+    queue_max_per_session: int = setting(
+        20, "Most unfinished jobs one session may have.", 1, 1000
+    )
+    queue_item_seconds: float = setting(2.0, "How long one queue item works.", 0.0, 600.0)
+    # -- the async page --------------------------------------------------------------------------
+    async_task_seconds: float = setting(2.0, "How long each async click awaits.", 0.0, 600.0)
+    async_max_tasks: int = setting(50, "Most async tasks one session may have running.", 1, 1000)
+    blocking_demo: bool = setting(
+        False, "Allow the async page's blocking button, which freezes every session for 1 s."
+    )
+    # -- the streaming page ----------------------------------------------------------------------
+    stream_delay_seconds: float = setting(1.0, "Delay from click to streamed points.", 0.0, 60.0)
+    stream_points_per_click: int = setting(5, "Points streamed per click.", 1, 500)
+    stream_max_pending: int = setting(
+        20, "Most clicks of one session waiting for their points.", 1, 1000
+    )
+    stream_rollover: int = setting(2000, "Most points the streaming plot keeps.", 10, 100_000)
+    # -- the process's life ----------------------------------------------------------------------
+    replica_name: str = setting(
+        "", "Name this process gives in `/health` (default: host name and process id)."
+    )
+    session_linger_seconds: float = setting(
+        1.0, "A session ends this long after its tab's websocket closed (its jobs, tasks and "
+        "streams are then cancelled).", 0.0, 60.0,
+    )  # fmt: skip
+    session_connect_seconds: float = setting(
+        15.0, "A session whose page never connects ends this long after the page request.",
+        2.0, 300.0,
+    )  # fmt: skip
+    shutdown_grace_seconds: float = setting(
+        3.0, "On SIGTERM, how long running jobs may go on before they are cancelled.", 0.0, 60.0
+    )
+    # -- health ----------------------------------------------------------------------------------
+    health_lag_threshold_ms: float = setting(
+        500.0, "`/health` says \"degraded\" while the event loop's lag p99 is over this.", 1.0,
+        60_000.0,
+    )  # fmt: skip
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read every setting from `env` (the process environment by default)."""
         env = os.environ if env is None else env
-        return cls(
-            port=_int(env, "PORT", cls.port, minimum=0),
-            address=env.get("ADDRESS", "").strip() or cls.address,
-            allow_websocket_origin=env.get("ALLOW_WEBSOCKET_ORIGIN", "").strip(),
-            log_level=(env.get("LOG_LEVEL", "").strip() or cls.log_level).upper(),
-            queue_workers=_int(env, "QUEUE_WORKERS", cls.queue_workers, minimum=1),
-            queue_max_waiting=_int(env, "QUEUE_MAX_WAITING", cls.queue_max_waiting, minimum=1),
-            queue_max_per_session=_int(
-                env, "QUEUE_MAX_PER_SESSION", cls.queue_max_per_session, minimum=1
-            ),
-            queue_item_seconds=_float(env, "QUEUE_ITEM_SECONDS", cls.queue_item_seconds, 0.0),
-            async_task_seconds=_float(env, "ASYNC_TASK_SECONDS", cls.async_task_seconds, 0.0),
-            async_max_tasks=_int(env, "ASYNC_MAX_TASKS", cls.async_max_tasks, minimum=1),
-            stream_delay_seconds=_float(
-                env, "STREAM_DELAY_SECONDS", cls.stream_delay_seconds, 0.0
-            ),
-            stream_points_per_click=_int(
-                env, "STREAM_POINTS_PER_CLICK", cls.stream_points_per_click, minimum=1
-            ),
-            stream_rollover=_int(env, "STREAM_ROLLOVER", cls.stream_rollover, minimum=10),
-            health_lag_threshold_ms=_float(
-                env, "HEALTH_LAG_THRESHOLD_MS", cls.health_lag_threshold_ms, 1.0
-            ),
-            blocking_demo=_bool(env, "BLOCKING_DEMO", cls.blocking_demo),
-        )
+        types = get_type_hints(cls)
+        values = {}
+        for f in fields(cls):
+            raw = env.get(f.name.upper(), "").strip()
+            if raw:
+                values[f.name] = _parse(f, types[f.name], raw)
+        return cls(**values)
 
     def websocket_origins(self) -> list[str]:
-        """Origins allowed to open the websocket; by default only the address we serve on."""
+        """Origins allowed to open the websocket: ALLOW_WEBSOCKET_ORIGIN, or else the names this
+        machine is reached by locally (both loopback names, or the address it binds)."""
         if self.allow_websocket_origin:
             return [o.strip() for o in self.allow_websocket_origin.split(",") if o.strip()]
-        host = "localhost" if self.address in ("", "0.0.0.0", "::") else self.address
-        return [f"{host}:{self.port}"]
+        if self.address in ("", "0.0.0.0", "::", "localhost", "127.0.0.1"):
+            return [f"localhost:{self.port}", f"127.0.0.1:{self.port}"]
+        return [f"{self.address}:{self.port}"]
 
     @staticmethod
     def variables() -> list[str]:
         """The environment variables read, for documentation and tests."""
         return [f.name.upper() for f in fields(Settings)]
+
+
+def _parse(f: Field, kind: type, raw: str) -> Any:
+    name, meta = f.name.upper(), f.metadata
+    if kind is bool:
+        if raw.lower() in _TRUE + _FALSE:
+            return raw.lower() in _TRUE
+        raise SettingsError(f"{name}={raw} is not a yes/no value (use 1/0, true/false, on/off)")
+    if kind is str:
+        choices = meta["choices"]
+        if choices and raw.upper() not in choices:
+            raise SettingsError(f"{name}={raw} is not one of {', '.join(choices)}")
+        return raw.upper() if choices else raw
+    try:
+        value = kind(raw)
+    except ValueError:
+        noun = "an integer" if kind is int else "a number"
+        raise SettingsError(f"{name}={raw} is not {noun}") from None
+    low, high = meta["low"], meta["high"]
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise SettingsError(f"{name}={raw} is out of range: allowed {_range(low, high)}")
+    return value
+
+
+def _range(low: float | None, high: float | None) -> str:
+    def show(n: float) -> str:
+        return f"{n:,g}" if isinstance(n, float) else f"{n:,}"
+
+    if high is None:
+        return f"at least {show(low)}"
+    return f"{show(low)} to {show(high)}"
+
+
+def _field(name: str) -> Field:
+    for f in fields(Settings):
+        if f.name == name:
+            return f
+    raise KeyError(f"no setting named {name!r}")
+
+
+def bounds(name: str) -> tuple[Any, Any]:
+    """The allowed range of a setting, for a component's `param` bounds."""
+    meta = _field(name).metadata
+    return meta["low"], meta["high"]
+
+
+def param_range(name: str) -> dict[str, Any]:
+    """`default`, `bounds` and `doc` for the component parameter a setting feeds, so a
+    parameter and its setting cannot drift apart."""
+    f = _field(name)
+    assert f.default is not MISSING
+    return {"default": f.default, "bounds": bounds(name), "doc": f.metadata["doc"]}

@@ -21,9 +21,10 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, sync_playwright
 
 from benchmarks.browser import install_click_clock, ms_from_click_until, when_text
-from benchmarks.harness import Served, browser_executable
-from benchmarks.protocol_client import Activity, BackgroundLoad
+from benchmarks.protocol_client import Activity, BackgroundLoad, stream_message_bytes
 from benchmarks.queue_pickup import measure_once, percentile
+from tests.support.browser import browser_executable
+from tests.support.serving import Served
 
 PageOf = Callable[..., Page]  # (target name, path, frames list or None) -> rendered page
 NAMES = ("app", "baseline")
@@ -173,23 +174,6 @@ def queue_pickup(page_of: PageOf, rounds: int) -> dict:
 
 
 # 4 ----------------------------------------------------------------------------------------
-def stream_message_bytes(frames: list) -> list[int]:
-    """Sizes of the Bokeh messages that stream points: header, metadata and content frames,
-    then for each of the header's num_buffers a buffer header frame and a binary frame."""
-    sizes, i = [], 0
-    while i + 2 < len(frames):
-        try:
-            buffers = json.loads(frames[i]).get("num_buffers", 0)
-        except (TypeError, ValueError):
-            i += 1
-            continue
-        message = frames[i : i + 3 + 2 * buffers]
-        if "ColumnsStreamed" in str(message[2]):
-            sizes.append(sum(len(f) for f in message))
-        i += 3 + 2 * buffers
-    return sizes
-
-
 def _click_message(page: Page, frames: list) -> dict:
     """Click once; the size of the message that streamed its points, and whether they arrived."""
     source = "window.Bokeh.documents[0].get_model_by_name('stream-source')"

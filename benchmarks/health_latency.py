@@ -16,8 +16,9 @@ from pathlib import Path
 
 from playwright.sync_api import expect, sync_playwright
 
-from benchmarks.harness import app_command, browser_executable, free_port, served
 from benchmarks.queue_pickup import percentile
+from tests.support.browser import browser_executable
+from tests.support.serving import app_command, free_port, served
 
 
 def latencies(url: str, n: int) -> list[float]:

@@ -43,6 +43,42 @@ def _objects(node: Any) -> Iterator[dict]:
             yield from _objects(value)
 
 
+@dataclass(frozen=True)
+class Frames:
+    """One protocol message as a browser's websocket received it, frame by frame."""
+
+    header: dict
+    content: str  # the content frame's JSON text
+    size: int  # bytes of every frame: header, metadata, content, and each buffer's two
+
+
+def messages_in_frames(frames: list[str | bytes]) -> list[Frames]:
+    """The protocol messages in a list of websocket frames (as Playwright records them): a
+    header, metadata and content frame each, then for each of the header's num_buffers a
+    buffer header frame and a binary frame. Frames before the first header are skipped."""
+    messages, i = [], 0
+    while i + 2 < len(frames):
+        try:
+            header = json.loads(frames[i])
+        except (TypeError, ValueError):
+            i += 1
+            continue
+        if not isinstance(header, dict) or "msgtype" not in header:
+            i += 1
+            continue
+        count = 3 + 2 * header.get("num_buffers", 0)
+        parts = frames[i : i + count]
+        content = parts[2] if isinstance(parts[2], str) else parts[2].decode(errors="replace")
+        messages.append(Frames(header, content, sum(len(f) for f in parts)))
+        i += count
+    return messages
+
+
+def stream_message_bytes(frames: list[str | bytes]) -> list[int]:
+    """Sizes of the messages that stream points into a ColumnDataSource."""
+    return [m.size for m in messages_in_frames(frames) if "ColumnsStreamed" in m.content]
+
+
 @dataclass
 class Counts:
     """What one session received: messages in all, and those that carry `watch` (a text the
@@ -164,10 +200,11 @@ class ProtocolSession:
 class Activity:
     """What a background session does: on `path`, after the `setup` changes (each given as
     (attributes that find the model, attribute, new value)), click `label` every `every_ms`,
-    `clicks` times in all (None: until stopped); count server messages carrying `watch`."""
+    `clicks` times in all (None: until stopped); count server messages carrying `watch`.
+    `label` may name several buttons: each click then picks one of them at random."""
 
     path: str
-    label: str | None = None
+    label: str | tuple[str, ...] | None = None
     every_ms: int = 1000
     watch: str | None = None
     setup: tuple[tuple[dict, str, Any], ...] = ()
@@ -194,7 +231,8 @@ async def _act(session: ProtocolSession, activity: Activity, stop: asyncio.Event
         try:
             await asyncio.wait_for(stop.wait(), timeout=delay)
         except TimeoutError:
-            await session.click(activity.label)
+            label = activity.label
+            await session.click(label if isinstance(label, str) else random.choice(label))
             clicks += 1
         delay = activity.every_ms / 1000
     await stop.wait()
@@ -213,6 +251,7 @@ class BackgroundLoad:
         self._thread = threading.Thread(target=self._loop.run_forever, name="load", daemon=True)
         self._stop: asyncio.Event | None = None
         self._drivers: list[asyncio.Future] = []
+        self._retired: list[tuple[ProtocolSession, Activity]] = []  # closed by churn
 
     def __enter__(self) -> BackgroundLoad:
         self._thread.start()
@@ -241,6 +280,23 @@ class BackgroundLoad:
             self.sessions.append(session)
             self.activities.append(activity)
             self._drivers.append(asyncio.ensure_future(_drive(session, activity, self._stop)))
+
+    def churn(self, count: int, activities: list[Activity]) -> None:
+        """Close `count` random sessions, as closed tabs do, and open one new session per
+        activity given."""
+        asyncio.run_coroutine_threadsafe(self._churn(count, activities), self._loop).result(
+            timeout=600
+        )
+
+    async def _churn(self, count: int, activities: list[Activity]) -> None:
+        for _ in range(min(count, len(self.sessions))):
+            i = random.randrange(len(self.sessions))
+            session, activity = self.sessions.pop(i), self.activities.pop(i)
+            driver = self._drivers.pop(i)
+            driver.cancel()
+            await session.close()
+            self._retired.append((session, activity))
+        await self._open(activities)
 
     async def _close(self) -> None:
         if self._stop is None:
@@ -278,7 +334,8 @@ class BackgroundLoad:
 
     def totals(self) -> dict:
         out: dict[str, dict] = {}
-        for session, activity in zip(self.sessions, self.activities, strict=False):
+        pairs = [*zip(self.sessions, self.activities, strict=False), *self._retired]
+        for session, activity in pairs:
             row = out.setdefault(
                 activity.path, {"sessions": 0, "actions": 0, "messages": 0, "watched": 0,
                                 "errors": 0}

@@ -20,14 +20,8 @@ import panel
 from playwright.sync_api import Page, expect, sync_playwright
 
 from benchmarks.browser import install_click_clock, ms_from_click_until
-from benchmarks.harness import (
-    ROOT,
-    app_command,
-    browser_executable,
-    free_port,
-    script_command,
-    served,
-)
+from tests.support.browser import browser_executable
+from tests.support.serving import ROOT, app_command, free_port, script_command, served
 
 BASELINE = ROOT / "benchmarks" / "baseline" / "threaded_queue.py"
 
@@ -66,7 +60,7 @@ def main() -> None:
     # Items of 0.5 s keep the run short; pickup does not depend on how long an item works.
     with (
         served(app_command(), app_port, logs / "app.log", {"QUEUE_ITEM_SECONDS": "0.5"}) as app,
-        served(script_command(BASELINE, base_port), base_port, logs / "baseline.log") as base,
+        served(script_command([BASELINE], base_port), base_port, logs / "baseline.log") as base,
         sync_playwright() as playwright,
     ):
         path = browser_executable()

@@ -23,14 +23,8 @@ import psutil
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from benchmarks import figures
-from benchmarks.harness import (
-    ROOT,
-    Served,
-    app_command,
-    browser_executable,
-    free_port,
-    served,
-)
+from tests.support.browser import browser_executable
+from tests.support.serving import ROOT, Served, app_command, free_port, served
 
 BASELINE_SCRIPTS = ["async_callbacks.py", "bokeh_streaming.py", "threaded_queue.py", "bare.py"]
 

@@ -26,7 +26,8 @@ from pathlib import Path
 
 from playwright.sync_api import expect, sync_playwright
 
-from benchmarks.harness import ROOT, browser_executable, free_port
+from tests.support.browser import launch
+from tests.support.serving import ROOT, free_port
 
 IMAGE = "localhost/panel-concurrency:smoke"
 LOCAL_BASE = "localhost/debian-local:bookworm"
@@ -142,7 +143,7 @@ class Running:
         )  # fmt: skip
 
     def healthcheck(self) -> bool:
-        """Run the image's own HEALTHCHECK command (in the chroot), or ask /health."""
+        """Run the image's own HEALTHCHECK command (in the chroot), or ask /liveness."""
         test = (self.config.get("Healthcheck") or {}).get("Test") or []
         if self.mount and test[:1] == ["CMD"]:
             env = [e for e in self.config.get("Env", []) if not e.startswith("PORT=")]
@@ -153,7 +154,7 @@ class Running:
             )  # fmt: skip
             return result.returncode == 0
         try:
-            with urllib.request.urlopen(f"http://localhost:{self.port}/health", timeout=4) as r:
+            with urllib.request.urlopen(f"http://localhost:{self.port}/liveness", timeout=4) as r:
                 return r.status == 200
         except OSError:
             return False
@@ -208,8 +209,7 @@ def browse(base_url: str) -> int:
     """Load every page, click each page's button once; return the number of clicks."""
     errors: list[str] = []
     with sync_playwright() as playwright:
-        path = browser_executable()
-        browser = playwright.chromium.launch(**({"executable_path": path} if path else {}))
+        browser = launch(playwright)
         page = browser.new_page(base_url=base_url)
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.goto("/")

@@ -6,13 +6,13 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from functools import partial
 
 import panel as pn
 import param
-from panel.io.state import set_curdoc
 
 from app.components.live_table import LiveTable, timer
+from app.components.session import SessionLoop
+from app.settings import param_range
 
 log = logging.getLogger(__name__)
 
@@ -47,17 +47,17 @@ class AsyncClicker(pn.viewable.Viewer):
     server's event loop stays free while they wait. A live list shows this session's tasks,
     each cancellable; at most `max_tasks` run at once per session."""
 
-    duration = param.Number(default=2.0, bounds=(0, None), doc="Seconds each click's task awaits.")
-    max_tasks = param.Integer(default=50, bounds=(1, None), doc="Most tasks running at once.")
+    duration = param.Number(**param_range("async_task_seconds"))
+    max_tasks = param.Integer(**param_range("async_max_tasks"))
     status = param.String(default="", doc="The seed's status text.")
     message = param.String(default="", doc="Why a click started nothing.")
 
     def __init__(self, **params) -> None:
         super().__init__(**params)
         self._tasks: dict[int, TaskRecord] = {}
-        self._closed = False
-        self._shown_at = 0.0
-        self._show_pending = False
+        self._session = SessionLoop()
+        self._session.on_close(self._cancel_all)
+        self._show_soon = self._session.coalesced(self._show, min_interval_ms=COALESCE_MS)
         self._button = pn.widgets.Button(label="Click me!", color="primary")
         self._button.on_click(self._run)
         # Set by a plain watcher rather than bound as a reference: one click is then one
@@ -72,11 +72,10 @@ class AsyncClicker(pn.viewable.Viewer):
             empty_text="No tasks yet: click the button.",
             count_running=True,  # "3 tasks running", counted by the browser from the rows
         )
-        if pn.state.curdoc is not None:
-            pn.state.on_session_destroyed(self._on_session_destroyed)
 
     # -- the seed's callback, with a task list around it -----------------------------------
     async def _run(self, event) -> None:
+        # An async callback: Panel runs it on the event loop, also with --num-threads.
         n = event.new
         if self._running_count() >= self.max_tasks:
             self.message = (
@@ -95,7 +94,7 @@ class AsyncClicker(pn.viewable.Viewer):
             # Cancelled by its button or because the session closed; this task is the top of
             # its own stack, so it ends here rather than re-raising into Panel's dispatcher.
             record.state = "cancelled"
-            if not self._closed:
+            if not self._session.closed:
                 self.status = f"Cancelled {n}"
         else:
             record.state = "finished"
@@ -103,13 +102,18 @@ class AsyncClicker(pn.viewable.Viewer):
         finally:
             record.ended = time.monotonic()
             record.task = None
-            if not self._closed:
+            if not self._session.closed:
                 self._changed()
 
     def _show_status(self, event) -> None:
         self._status_text.value = event.new
 
     def _cancel(self, n: int) -> None:
+        """A row's Cancel (from the browser; with --num-threads on a pool thread): asyncio
+        tasks are not thread-safe, so the loop cancels it."""
+        self._session.call(self._cancel_on_loop, n)
+
+    def _cancel_on_loop(self, n: int) -> None:
         record = self._tasks.get(n)
         if record is not None and record.task is not None and record.state == "running":
             record.task.cancel()
@@ -122,33 +126,19 @@ class AsyncClicker(pn.viewable.Viewer):
         finished = [n for n, r in self._tasks.items() if r.state != "running"]
         for n in finished[: max(0, len(finished) - KEEP_FINISHED)]:
             del self._tasks[n]
-        if self._show_pending:
-            return  # already on its way, and it will show this change too
-        doc = pn.state.curdoc
-        wait_ms = round((self._shown_at - time.monotonic()) * 1000) + COALESCE_MS
-        if doc is None or doc.session_context is None or wait_ms <= 0:
-            self._show()
-            return
-        self._show_pending = True
-        doc.add_timeout_callback(partial(self._show_later, doc), wait_ms)
-
-    def _show_later(self, doc) -> None:
-        self._show_pending = False
-        if not self._closed:
-            with set_curdoc(doc):
-                self._show()
+        self._show_soon()
 
     def _show(self) -> None:
-        self._shown_at = now = time.monotonic()
+        now = time.monotonic()
         self._table.show([r.row(now) for r in self._tasks.values()])
 
-    def _on_session_destroyed(self, session_context) -> None:
-        # Tasks still waiting would otherwise write into a page nobody sees.
-        self._closed = True
+    def _cancel_all(self) -> None:
+        # The session is gone: tasks still waiting would write into a page nobody sees.
         running = [r.task for r in self._tasks.values() if r.task is not None]
         for task in running:
             task.cancel()
-        log.info("session closed; %d async tasks cancelled", len(running))
+        if running:
+            log.info("session closed; %d async tasks cancelled", len(running))
 
     def __panel__(self):
         return pn.Column(

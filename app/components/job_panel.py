@@ -1,8 +1,7 @@
-"""The threaded-queue demo: this session's items, worked by the process's shared pool of threads."""
+"""The threaded-queue demo: this session's items, worked by the process's shared job queue."""
 
 from __future__ import annotations
 
-import itertools
 import logging
 import threading
 
@@ -10,19 +9,13 @@ import panel as pn
 import param
 
 from app.components.live_table import LiveTable, seconds, timer
+from app.components.session import SessionLoop
 from app.core.job_queue import JobQueue
 from app.core.jobs import JobInfo, JobRejected, JobState, QueueStats
-from app.core.work import WORK_KINDS
+from app.core.work import WORK_KINDS, JobSpec
+from app.settings import param_range
 
 log = logging.getLogger(__name__)
-
-_local_owners = itertools.count(1)
-
-
-def session_owner() -> str:
-    """This session's id, the owner of its jobs (a made-up one outside a server)."""
-    context = pn.state.curdoc.session_context if pn.state.curdoc else None
-    return context.id if context is not None else f"local-{next(_local_owners)}"
 
 
 def status_text(batch: list[int], jobs: dict[int, JobInfo]) -> str:
@@ -37,9 +30,10 @@ def status_text(batch: list[int], jobs: dict[int, JobInfo]) -> str:
     if running:
         return f"Processing item {batch.index(running[0].id) + 1} of {len(batch)} items in queue."
     first = unfinished[0]
+    where = "" if first.position is None else f" (position {first.position} in the shared queue)"
     return (
         f"Item {batch.index(first.id) + 1} of {len(batch)} items in queue is waiting "
-        f"for a worker (position {first.position} in the shared queue)."
+        f"for a worker{where}."
     )
 
 
@@ -57,17 +51,28 @@ def job_row(job: JobInfo, now: float) -> dict:
             if job.started_at is not None
             else "—"
         ),
+        "where": job.where or "—",
         "progress": round(job.progress * 100),
         "error": job.error or "",
+        "note": job.reason or "",
         "cancellable": not job.state.final,
     }
 
 
 def pool_text(stats: QueueStats) -> str:
+    """The line about what runs everyone's jobs."""
+    if stats.problems:
+        return "Jobs cannot run now: " + "; ".join(stats.problems)
+    counts = f"{stats.done} done, {stats.failed} failed, {stats.cancelled} cancelled"
+    if stats.cluster_waiting is not None:
+        return (
+            f"Dask cluster: {stats.busy_workers} of {stats.workers} workers busy · "
+            f"{stats.cluster_waiting} jobs waiting in the cluster, {stats.queued} of "
+            f"{stats.max_waiting} from this server · {counts}"
+        )
     return (
-        f"Shared pool: {stats.running} of {stats.workers} workers busy · "
-        f"{stats.queued} of {stats.max_waiting} jobs waiting · "
-        f"{stats.done} done, {stats.failed} failed, {stats.cancelled} cancelled"
+        f"Shared pool: {stats.busy_workers} of {stats.workers} workers busy · "
+        f"{stats.queued} of {stats.max_waiting} jobs waiting · {counts}"
     )
 
 
@@ -76,35 +81,33 @@ class QueuePanel(pn.viewable.Viewer):
     the seed's status line for this session's items only, a live table of this session's jobs
     (each cancellable), and a line for the shared pool.
 
-    It never touches widgets from a worker thread: a queue notification only schedules one
-    refresh on this session's event loop, which reads a fresh snapshot of the queue."""
+    It never touches a model off the session's loop: a queue notification (on a worker thread)
+    or a click (on a pool thread with --num-threads) only schedules one refresh there, which
+    reads a fresh snapshot of the queue, so the last refresh always shows the latest state."""
 
     kind = param.Selector(
         default="io", objects={kind.label: kind.name for kind in WORK_KINDS.values()}
     )
-    item_seconds = param.Number(default=2.0, bounds=(0, None), doc="Seconds each item works.")
+    item_seconds = param.Number(**param_range("queue_item_seconds"))
     status = param.String(default="Queue empty", doc="The seed's status line.")
-    message = param.String(default="", doc="The latest thing the user must know.")
+    message = param.String(default="", doc="Why the last launch was refused.")
+    failures = param.String(default="", doc="Items of this batch that failed.")
     pool = param.String(default="", doc="The shared pool's figures.")
 
     def __init__(self, queue: JobQueue, **params) -> None:
         super().__init__(**params)
         self._queue = queue
-        self._owner = session_owner()
-        self._doc = pn.state.curdoc
+        self._session = SessionLoop()
+        self._owner = self._session.id
         self._lock = threading.Lock()
         self._batch: list[int] = []
         self._reported: set[int] = set()
-        self._refresh_pending = False
-        self._closed = False
+        self._refresh_soon = self._session.coalesced(self._refresh)
         self._launch_button = pn.widgets.Button(label="Click to launch", color="primary")
         self._launch_button.on_click(self._launch)
         self._cancel_all = pn.widgets.Button(label="Cancel all", color="warning", disabled=True)
         self._cancel_all.on_click(self._cancel_all_jobs)
         self._kind = pn.widgets.RadioButtonGroup.from_param(self.param.kind, name="Kind of item")
-        self._alert = pn.pane.Alert(
-            self.param.message, alert_type="warning", visible=self.param.message.rx.bool()
-        )
         self._table = LiveTable(
             on_cancel=self._cancel_job,
             caption="Your jobs",
@@ -115,91 +118,109 @@ class QueuePanel(pn.viewable.Viewer):
                 ["position", "Position"],
                 ["eta", "ETA"],
                 ["elapsed", "Elapsed"],
+                ["where", "Ran on"],
             ],
             progress=True,
             empty_text="No jobs yet: choose a kind and click to launch.",
         )
         self._unsubscribe = [
-            queue.subscribe(self._owner, self._schedule_refresh),
-            queue.subscribe_stats(self._schedule_refresh),
+            queue.subscribe(self._owner, self._refresh_soon),
+            queue.subscribe_stats(self._refresh_soon),
         ]
+        self._session.on_close(self._closed)
         self._refresh()
-        if self._doc is not None:
-            pn.state.on_session_destroyed(self._on_session_destroyed)
 
-    # -- user actions (on the session's loop) ----------------------------------------------
+    # -- user actions (on the loop, or on a pool thread with --num-threads) ------------------
+    def _kind_at_click(self) -> str:
+        """The kind chosen in the browser when "Click to launch" was clicked.
+
+        With --num-threads, Panel hands each widget's change to a pool thread of its own and
+        awaits neither, so a click can be handled before the kind change that preceded it in
+        the browser. Bokeh applies both to the models on the loop, in message order, before
+        Panel hands them on: the radio group's model holds what the user saw at the click."""
+        for model, _ in self._kind._models.values():
+            if self._session.in_server and model.document is self._session.doc:
+                return self._kind.values[model.active]
+        return self.kind
+
     def _launch(self, event=None) -> None:
-        work = WORK_KINDS[self.kind].make(self.item_seconds)
+        kind = self._kind_at_click()
         try:
-            job = self._queue.submit(self._owner, self.kind, work)
+            job = self._queue.submit(self._owner, kind, JobSpec(kind, self.item_seconds))
         except JobRejected as rejected:
-            self.message = str(rejected)
+            self._session.call(self._refused, str(rejected))
             return
         with self._lock:
+            new_batch = not self._batch
+            if new_batch:
+                self._reported.clear()
             self._batch.append(job.id)
-        self.message = ""
-        self._refresh()  # on the session's loop already: show the new item at once
+        self._session.call(self._launched, new_batch)
 
     def _cancel_job(self, job_id: int) -> None:
         # The id comes from the browser: only this session's own jobs may be cancelled.
         if self._queue.cancel(job_id, owner=self._owner):
-            log.info("session %s cancelled job %d", self._owner, job_id)
+            log.info("%s cancelled job %d", self._tag, job_id)
 
     def _cancel_all_jobs(self, event=None) -> None:
         cancelled = self._queue.cancel_owner(self._owner)
-        log.info("session %s cancelled all its %d unfinished jobs", self._owner, cancelled)
+        log.info("%s cancelled all its %d unfinished jobs", self._tag, cancelled)
 
-    # -- refreshing --------------------------------------------------------------------------
-    def _schedule_refresh(self) -> None:
-        """Called from any thread: run one refresh on the session's loop, however many changes."""
-        with self._lock:
-            if self._refresh_pending or self._closed:
-                return
-            self._refresh_pending = True
-        if self._doc is None:
-            self._refresh()
-            return
-        try:
-            self._doc.add_next_tick_callback(self._refresh)
-        except Exception:  # the session is closing; there is nothing left to refresh
-            log.debug("refresh not scheduled for closing session %s", self._owner)
+    @property
+    def _tag(self) -> str:
+        return f"session {self._queue.tag(self._owner)}"
+
+    # -- on the session's loop ---------------------------------------------------------------
+    def _refused(self, why: str) -> None:
+        self.message = why
+
+    def _launched(self, new_batch: bool) -> None:
+        self.message = ""
+        if new_batch:
+            self.failures = ""  # about the last batch
+        self._refresh()  # show the new item at once
 
     def _refresh(self) -> None:
+        jobs = self._queue.jobs_of(self._owner)
+        by_id = {job.id: job for job in jobs}
         with self._lock:
-            self._refresh_pending = False
-            jobs = self._queue.jobs_of(self._owner)
-            by_id = {job.id: job for job in jobs}
             status = status_text(self._batch, by_id)
-            failures = [
+            failed = [
                 (self._batch.index(i) + 1, by_id[i])
                 for i in self._batch
-                if i in by_id and by_id[i].state is JobState.FAILED and i not in self._reported
+                if i in by_id and by_id[i].state is JobState.FAILED
             ]
-            self._reported.update(job.id for _, job in failures)
+            new_failure = any(job.id not in self._reported for _, job in failed)
+            self._reported.update(job.id for _, job in failed)
             if status == "Queue empty":
                 self._batch.clear()
-                self._reported.clear()
         self.status = status
-        self.pool = pool_text(self._queue.stats())
-        if failures:
-            self.message = "; ".join(f"Item {n} failed: {job.error}" for n, job in failures)
+        stats = self._queue.stats()
+        self.pool = pool_text(stats)
+        if new_failure:
+            self.failures = "; ".join(f"Item {n} failed: {job.error}" for n, job in failed)
+        if status == "Queue empty" and self.message and not stats.problems:
+            self.message = ""  # a refusal is old news once this session's queue has drained
         self._cancel_all.disabled = all(job.state.final for job in jobs)
         now = self._queue.clock()
         self._table.show([job_row(job, now) for job in jobs])
 
-    def _on_session_destroyed(self, session_context) -> None:
-        with self._lock:
-            self._closed = True
+    def _closed(self) -> None:
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         cancelled = self._queue.close_owner(self._owner)
-        log.info("session %s closed; %d of its jobs cancelled", self._owner, cancelled)
+        log.info("%s closed; %d of its jobs cancelled", self._tag, cancelled)
 
     def __panel__(self):
         return pn.Column(
             self._kind,
             pn.Row(self._launch_button, pn.widgets.StaticText(value=self.param.status)),
-            self._alert,
+            pn.pane.Alert(
+                self.param.message, alert_type="warning", visible=self.param.message.rx.bool()
+            ),
+            pn.pane.Alert(
+                self.param.failures, alert_type="danger", visible=self.param.failures.rx.bool()
+            ),
             pn.widgets.StaticText(value=self.param.pool),
             self._table,
             self._cancel_all,

@@ -1,7 +1,7 @@
 """The live server monitor: a compact line in every page's sidebar, and a full view with a
 sparkline of the event loop's lag on the home page. Both read the process's one shared snapshot
-(app.runtime.snapshot), the full view once a second and the sidebar line every two seconds;
-no session runs a probe of its own."""
+(Runtime.snapshot), the full view once a second and the sidebar line every two seconds; no
+session runs a probe of its own."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from bokeh.models import ColumnDataSource
 from bokeh.plotting import figure
 
 from app import runtime
+from app.components.session import SessionLoop
 from app.components.ticker import start_ticker
 from app.core.server_state import Snapshot
 
@@ -27,11 +28,13 @@ class _Ticking(pn.viewable.Viewer):
 
     def __init__(self, **params) -> None:
         super().__init__(**params)
+        self._runtime = runtime.current()
         self._ticker = None
         self.refresh()
-        if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+        session = SessionLoop()
+        if session.in_server:
             self._ticker = start_ticker(self._tick, self.refresh_ms)
-            pn.state.on_session_destroyed(self._stop)
+            session.on_close(self._stop)
 
     async def _tick(self) -> None:
         # Async, so Panel runs it on the event loop with the document lock even when sync
@@ -39,12 +42,12 @@ class _Ticking(pn.viewable.Viewer):
         self.refresh()
 
     def refresh(self) -> None:
-        self.show(runtime.snapshot())
+        self.show(self._runtime.snapshot())
 
     def show(self, snap: Snapshot) -> None:
         raise NotImplementedError
 
-    def _stop(self, session_context) -> None:
+    def _stop(self) -> None:
         if self._ticker is not None:
             self._ticker.stop()
 
@@ -77,6 +80,7 @@ def figures_markdown(snap: Snapshot) -> str:
             "| Figure | Now |",
             "| --- | --- |",
             f"| Status | {status} |",
+            f"| Server process | {snap.replica} · jobs run on {snap.backend} |",
             f"| Live sessions | {snap.sessions} (of {snap.sessions_total} since start) |",
             f"| Event-loop lag, last 60 s | p50 {lag.p50_ms:.1f} ms · p99 {lag.p99_ms:.1f} ms · "
             f"max {lag.max_ms:.1f} ms |",
@@ -114,7 +118,7 @@ class FullMonitor(_Ticking):
     def show(self, snap: Snapshot) -> None:
         self.figures = figures_markdown(snap)
         # Periodic callbacks hold the document lock, so the source can be streamed into.
-        lag = runtime.lag_probe().stats(window=1.0).max_ms
+        lag = self._runtime.probe.stats(window=1.0).max_ms
         self._source.stream(
             {"t": [round(time.monotonic() - self._t0, 1)], "lag": [lag]},
             rollover=SPARKLINE_POINTS,

@@ -12,18 +12,24 @@ import param
 from bokeh.models import ColumnDataSource
 from bokeh.plotting import figure
 
+from app.components.session import SessionLoop
 from app.components.ticker import start_ticker
 from app.core.stream import RandomWalk
+from app.settings import bounds, param_range
 
 log = logging.getLogger(__name__)
 
 SOURCE_NAME = "stream-source"  # how tests find the data source in the page's Bokeh document
 SHOWN_INTERVAL = 2.0  # seconds between "Showing the last ..." updates in Live mode
 
-PITFALL = (
-    "Why `on_click` and not `pn.bind(..., watch=True)`: `pn.io.with_lock` marks the callback so "
-    "that Panel runs it holding the document lock, and `pn.bind` wraps it in a function without "
-    "that mark, so `cds.stream` would then run unlocked and fail."
+LESSON = (
+    "**The document lock.** Bokeh models may only change while the session's document lock is "
+    "held. `pn.io.with_lock` marks an async callback so that Panel runs it holding the lock: "
+    "here it marks the short step that streams the points (`cds.stream`). A click first "
+    "awaits its one-second delay *without* the lock: holding it across the wait would make "
+    "every other click, the Live mode and the controls of this page wait behind it. "
+    "Register callbacks with `on_click` (or `param.watch`), not `pn.bind(..., watch=True)`, "
+    "which hides the mark, so that `cds.stream` would run unlocked and fail."
 )
 
 
@@ -31,16 +37,20 @@ class StreamingPlot(pn.viewable.Viewer):
     """A "Click me!" button that, `delay` seconds after each click, appends `points` points of a
     random walk to a Bokeh line; a "Live" toggle that streams `live_points` points `rate` times
     a second until it is switched off or the session ends. The source keeps at most `rollover`
-    points."""
+    points; at most `max_pending` clicks wait for their points at once."""
 
-    delay = param.Number(default=1.0, bounds=(0, None), doc="Seconds from click to new points.")
-    points = param.Integer(default=5, bounds=(1, None), doc="Points appended per click.")
-    rollover = param.Integer(default=2000, bounds=(10, 100_000), doc="Most points kept.")
+    delay = param.Number(**param_range("stream_delay_seconds"))
+    points = param.Integer(**param_range("stream_points_per_click"))
+    max_pending = param.Integer(**param_range("stream_max_pending"))
+    rollover = param.Integer(**param_range("stream_rollover"))
     live = param.Boolean(default=False, doc="Stream continuously.")
     rate = param.Integer(default=5, bounds=(1, 30), doc="Live updates per second.")
-    live_points = param.Integer(default=10, bounds=(1, 500), doc="Points per live update.")
+    live_points = param.Integer(
+        default=10, bounds=bounds("stream_points_per_click"), doc="Points per live update."
+    )
     streamed = param.Integer(default=1, doc="Points streamed since the page opened.")
     shown = param.String(default="", doc="What the plot shows, as a sentence.")
+    message = param.String(default="", doc="Why a click streamed nothing.")
 
     def __init__(self, **params) -> None:
         super().__init__(**params)
@@ -52,19 +62,39 @@ class StreamingPlot(pn.viewable.Viewer):
         plot.line(x="x", y="y", source=self._source, line_width=2)
         self._pane = pn.pane.Bokeh(plot, sizing_mode="stretch_width")
         self._button = pn.widgets.Button(label="Click me!", color="primary")
-        # on_click keeps the `lock` attribute that pn.io.with_lock sets; pn.bind(..., watch=True)
-        # would hide it, and cds.stream would then run without the document lock.
+        # on_click keeps the mark pn.io.with_lock sets; pn.bind(..., watch=True) would hide it.
         self._button.on_click(self._stream)
+        self._waiting: set[asyncio.Task] = set()  # clicks waiting for their points
         self._ticker: pn.io.PeriodicCallback | None = None
         self._shown_at = 0.0
+        self._session = SessionLoop()
+        self._session.on_close(self._stop)
         self._update_shown()
-        if pn.state.curdoc is not None:
-            pn.state.on_session_destroyed(self._on_session_destroyed)
 
     # -- the seed's click ------------------------------------------------------------------
-    @pn.io.with_lock
     async def _stream(self, event) -> None:
-        await asyncio.sleep(self.delay)
+        """Runs on the event loop without the lock: it only waits, then has the points
+        streamed by a locked step, so each click's points arrive `delay` after *its* click."""
+        if len(self._waiting) >= self.max_pending:
+            self.message = (
+                f"Click {event.new} streamed nothing: {self.max_pending} clicks are waiting "
+                "for their points, the most one session may have."
+            )
+            return
+        task = asyncio.current_task()
+        self._waiting.add(task)
+        self.message = ""
+        try:
+            await asyncio.sleep(self.delay)
+        except asyncio.CancelledError:  # the session closed: nothing to stream into
+            return
+        finally:
+            self._waiting.discard(task)
+        # Scheduled on the loop; with_lock makes Panel hold the document lock while it runs.
+        pn.state.execute(self._stream_click_points)
+
+    @pn.io.with_lock
+    async def _stream_click_points(self) -> None:
         self._append(self.points)
 
     def _append(self, n: int) -> None:
@@ -85,29 +115,36 @@ class StreamingPlot(pn.viewable.Viewer):
         # when the server runs sync callbacks on threads (--num-threads).
         self._append(self.live_points)
 
-    @param.depends("live", watch=True)
-    def _toggle_live(self) -> None:
+    # Widget changes may arrive on a pool thread (--num-threads): the document's callbacks
+    # and the source are changed on the session's loop.
+    @param.depends("live", "rate", watch=True)
+    def _live_changed(self) -> None:
+        self._session.call(self._apply_live)
+
+    def _apply_live(self) -> None:
         if self.live and self._ticker is None:
             self._ticker = start_ticker(self._tick, self._period())
         elif not self.live and self._ticker is not None:
             self._ticker.stop()
             self._ticker = None
-
-    @param.depends("rate", watch=True)
-    def _change_rate(self) -> None:
-        if self._ticker is not None:
+        elif self._ticker is not None and self._ticker.period != self._period():
             self._ticker.period = self._period()
 
     def _period(self) -> int:
         return round(1000 / self.rate)
 
     @param.depends("rollover", watch=True)
+    def _rollover_changed(self) -> None:
+        self._session.call(self._apply_rollover)
+
     def _apply_rollover(self) -> None:
         # A smaller bound applies at once, not only at the next update.
         if len(self._source.data["x"]) > self.rollover:
             self._source.data = {k: list(v[-self.rollover :]) for k, v in self._source.data.items()}
 
-    def _on_session_destroyed(self, session_context) -> None:
+    def _stop(self) -> None:
+        for task in list(self._waiting):
+            task.cancel()
         if self._ticker is not None:
             self._ticker.stop()
             self._ticker = None
@@ -124,18 +161,19 @@ class StreamingPlot(pn.viewable.Viewer):
         controls = pn.Row(
             pn.widgets.Toggle.from_param(self.param.live, name="Live", width=90),
             pn.widgets.IntSlider.from_param(self.param.rate, name="Updates per second"),
-            pn.widgets.IntSlider.from_param(
-                self.param.live_points, name="Points per update", end=200
-            ),
+            pn.widgets.IntSlider.from_param(self.param.live_points, name="Points per update"),
             pn.widgets.IntInput.from_param(
                 self.param.rollover, name="Points kept (rollover)", step=500, width=180
             ),
         )
         return pn.Column(
             self._button,
+            pn.pane.Alert(
+                self.param.message, alert_type="warning", visible=self.param.message.rx.bool()
+            ),
             controls,
             pn.widgets.StaticText(value=self.param.shown),
             self._pane,
-            pn.pane.Markdown(PITFALL, styles={"font-size": "0.9em"}),
+            pn.pane.Markdown(LESSON, styles={"font-size": "0.9em"}),
             sizing_mode="stretch_width",
         )

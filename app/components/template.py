@@ -6,7 +6,7 @@ import html
 
 import panel as pn
 
-from app import runtime
+from app.components.connection import ConnectionNotice
 from app.components.monitor import SidebarMonitor
 from app.registry import HOME, PAGES, Page, page_for
 
@@ -42,29 +42,19 @@ def sidebar(current: Page) -> list:
     ]
 
 
-def _track_session(page: Page) -> None:
-    """Count this session in the process's registry (and log it) until it is destroyed."""
-    context = pn.state.curdoc.session_context if pn.state.curdoc else None
-    if context is None:
-        return
-    registry = runtime.sessions()
-    registry.opened(context.id, page.slug)
-    pn.state.on_session_destroyed(lambda ctx, sid=context.id: registry.closed(sid))
-
-
 def page_title(page: Page) -> str:
     return SITE_TITLE if page is HOME else f"{page.title} · {SITE_TITLE}"
 
 
 def page_template(current: Page, *main: object) -> pn.template.BootstrapTemplate:
-    """The app's template for `current`, with the shared sidebar and `main` as its content."""
-    _track_session(current)
+    """The app's template for `current`, with the shared sidebar and `main` as its content
+    (and the notice shown if the connection to the server is lost)."""
     return pn.template.BootstrapTemplate(
         title=page_title(current),
         site_url="./",
         header_background=ACCENT,
         sidebar=sidebar(current),
-        main=list(main),
+        main=[ConnectionNotice(), *main],
         sidebar_width=260,
         # No busy spinner: Panel's busy state is one for the whole process, so every callback
         # of any session would update the spinner of every session (measured: most of the

@@ -1,12 +1,17 @@
-"""One snapshot of a server process's state: sessions, loop lag, threads, the worker pool, memory.
+"""One snapshot of a server process's state: readiness, sessions, loop lag, threads, the job
+backend, memory.
 
-The monitor in every page's sidebar, the home page's full monitor and the /health endpoint all
-read the same snapshot, so the figures agree wherever they are shown.
+The monitor in every page's sidebar, the home page's full monitor and /health all read the same
+snapshot, so the figures agree wherever they are shown. Two questions are kept apart:
+- ready: should this process get new visitors? (no while starting, draining or full; a balancer
+  routes by it, and /health answers 503 when it is not);
+- status: "ok", or "degraded" with the reasons (a slow loop, a dead worker, a cluster that cannot
+  be reached): a person's and an operator's signal, which never takes a serving process out.
+Whether the process answers at all is /liveness, which restarts it only when it does not.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 import time
@@ -14,40 +19,8 @@ from dataclasses import asdict, dataclass, field
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 
-from app.core.job_queue import JobQueue
-from app.core.loop_lag import LagStats, LoopLagProbe
-
-log = logging.getLogger(__name__)
-
-
-class SessionRegistry:
-    """The sessions a process serves now: opened and closed from any thread, logged once each."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._live: dict[str, str] = {}  # session id -> page
-        self.total = 0
-
-    def opened(self, session_id: str, page: str) -> None:
-        with self._lock:
-            if session_id in self._live:
-                return
-            self._live[session_id] = page
-            self.total += 1
-            live = len(self._live)
-        log.info("session %s opened on /%s (%d live)", session_id, page, live)
-
-    def closed(self, session_id: str) -> None:
-        with self._lock:
-            page = self._live.pop(session_id, None)
-            live = len(self._live)
-        if page is not None:
-            log.info("session %s closed on /%s (%d live)", session_id, page, live)
-
-    @property
-    def live(self) -> int:
-        with self._lock:
-            return len(self._live)
+from app.core.jobs import QueueStats
+from app.core.loop_lag import LagStats
 
 
 def rss_bytes() -> int:
@@ -75,7 +48,10 @@ class Snapshot:
     """The figures of one server process at one moment, and whether it is healthy."""
 
     status: str  # "ok" or "degraded"
-    reasons: list[str]
+    ready: bool
+    reasons: list[str]  # why it is degraded or not ready
+    replica: str
+    backend: str
     sessions: int
     sessions_total: int
     loop_lag: LagStats
@@ -85,6 +61,7 @@ class Snapshot:
     workers_alive: int
     jobs_waiting: int
     jobs_max_waiting: int
+    cluster_waiting: int | None
     rss_mib: float
     uptime_s: float
     pid: int
@@ -93,45 +70,57 @@ class Snapshot:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    def public(self) -> dict:
+        """What anyone may see: enough for a balancer and a liveness check, no internals."""
+        return {"status": self.status, "ready": self.ready}
+
     def line(self) -> str:
         """The compact form shown in every page's sidebar."""
+        where = "" if self.backend == "threads" else f" on {self.backend}"
         return (
             f"{self.sessions} session{'s' if self.sessions != 1 else ''} · "
             f"lag p99 {self.loop_lag.p99_ms:.0f} ms · "
-            f"workers {self.workers_busy}/{self.workers_total} · {self.jobs_waiting} waiting"
+            f"workers {self.workers_busy}/{self.workers_total}{where} · "
+            f"{self.jobs_waiting} waiting"
         )
 
 
 def take_snapshot(
-    sessions: SessionRegistry,
-    probe: LoopLagProbe,
-    queue: JobQueue,
+    *,
+    replica: str,
+    sessions: tuple[int, int],
+    lag: LagStats,
+    pool: QueueStats,
     started_at: float,
     lag_threshold_ms: float,
-    lag_window: float | None = None,
+    not_ready: list[str],
 ) -> Snapshot:
-    """Read every figure now; degraded when the lag p99 passes the threshold or a worker died."""
-    lag = probe.stats(lag_window)
-    pool = queue.stats()
-    reasons = []
+    """Put the figures together; degraded while the lag p99 is over the threshold or the backend
+    has problems; not ready for the reasons given."""
+    reasons = list(not_ready)
     if lag.p99_ms > lag_threshold_ms:
         reasons.append(
             f"event-loop lag p99 {lag.p99_ms:.0f} ms is over the {lag_threshold_ms:.0f} ms limit"
         )
-    if pool.alive_workers < pool.workers and not pool.closed:
-        reasons.append(f"only {pool.alive_workers} of {pool.workers} workers are alive")
+    if not pool.closed:
+        reasons += pool.problems
+    live, total = sessions
     return Snapshot(
         status="degraded" if reasons else "ok",
+        ready=not not_ready,
         reasons=reasons,
-        sessions=sessions.live,
-        sessions_total=sessions.total,
+        replica=replica,
+        backend=pool.backend,
+        sessions=live,
+        sessions_total=total,
         loop_lag=lag,
         threads=threading.active_count(),
-        workers_busy=pool.running,
+        workers_busy=pool.busy_workers,
         workers_total=pool.workers,
         workers_alive=pool.alive_workers,
         jobs_waiting=pool.queued,
         jobs_max_waiting=pool.max_waiting,
+        cluster_waiting=pool.cluster_waiting,
         rss_mib=round(rss_bytes() / 2**20, 1),
         uptime_s=round(time.monotonic() - started_at, 1),
         pid=os.getpid(),

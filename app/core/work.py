@@ -1,4 +1,6 @@
-"""The kinds of work the threaded-queue page can submit, each cooperative (progress + cancel)."""
+"""The kinds of work the threaded-queue page can submit, each cooperative (progress + cancel),
+and `JobSpec`, the picklable description of one job that any backend can run: a thread of this
+process calls it, a Dask worker process unpickles it and calls it there."""
 
 from __future__ import annotations
 
@@ -78,3 +80,18 @@ WORK_KINDS: dict[str, WorkKind] = {
         WorkKind("fail", "Fails halfway (shows errors)", "Fails halfway", failing),
     )
 }
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One job of a known kind: what crosses a process boundary is this, never a closure."""
+
+    kind: str
+    seconds: float
+
+    def __post_init__(self) -> None:
+        if self.kind not in WORK_KINDS:
+            raise ValueError(f"unknown kind of work {self.kind!r}")
+
+    def __call__(self, ctx: JobContext) -> object:
+        return WORK_KINDS[self.kind].make(self.seconds)(ctx)

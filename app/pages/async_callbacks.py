@@ -1,16 +1,11 @@
 """Page: async callbacks. Every click runs its own task; the page never freezes."""
 
-import panel as pn
-
 from app import runtime
 from app.components.async_clicker import AsyncClicker
 from app.components.blocking import BlockingDemo
 from app.components.template import serve_page
 
-pn.extension()
-runtime.configure_logging()
-
-settings = runtime.settings()
+settings = runtime.current().settings
 serve_page(
     "async_callbacks",
     AsyncClicker(duration=settings.async_task_seconds, max_tasks=settings.async_max_tasks),

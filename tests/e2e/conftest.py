@@ -1,8 +1,10 @@
 """End-to-end fixtures: the app served as `make serve` serves it, and a browser that finds it.
 
-The server is started with `python -m app` (the command behind `make serve`) on a free port and
-waited for on /liveness. Every test is checked afterwards for tracebacks in the server log and
-for errors in the browser console.
+The server is started with `python -m app` (the command behind `make serve`, with its shipped
+session settings) on a free port and waited for on /liveness. `--serve-mode threads` serves it
+with `--num-threads 2` instead, as the README recommends for blocking callbacks (`make test` runs
+the suite in both modes). Every test is checked afterwards for tracebacks in the server log and
+for errors in the browser console. Tests marked `own_server` start servers of their own.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Error
 
-from benchmarks.harness import Served, app_command, browser_executable, free_port, served
+from tests.support.browser import launch_args
+from tests.support.serving import Served, app_command, free_port, served
 
 # What the test server runs with, beyond the defaults `make serve` uses.
 SERVER_ENV = {
@@ -22,21 +25,24 @@ SERVER_ENV = {
     "QUEUE_WORKERS": "2",
     "QUEUE_MAX_WAITING": "6",
     "QUEUE_MAX_PER_SESSION": "4",
-    # A small bound on one session's async tasks, reached with four clicks.
+    # Small bounds on one session's async tasks and waiting stream clicks: four clicks each.
     "ASYNC_MAX_TASKS": "3",
+    "STREAM_MAX_PENDING": "3",
     # The blocking demo is on, as under `make serve`, so that its effect can be measured.
     "BLOCKING_DEMO": "1",
 }
-# Destroy closed sessions within a few seconds instead of Bokeh's 15 to 32 s. The lifetime must
-# outlast a page's load (~1 s before its websocket opens), or the session is dropped and re-made
-# without its request, and Panel then points its stylesheets at the CDN.
-SERVER_ARGS = ["--check-unused-sessions", "500", "--unused-session-lifetime", "3000"]
+SERVE_MODES = {"default": [], "threads": ["--num-threads", "2"]}
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+def serve_args(request: pytest.FixtureRequest) -> list[str]:
+    return SERVE_MODES[request.config.getoption("--serve-mode")]
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory, serve_args: list[str]) -> Iterator[Served]:
     log_path = tmp_path_factory.mktemp("server") / "server.log"
-    with served(app_command(SERVER_ARGS), free_port(), log_path, SERVER_ENV) as app:
+    with served(app_command(serve_args), free_port(), log_path, SERVER_ENV) as app:
         yield app
 
 
@@ -47,8 +53,7 @@ def base_url(server: Served) -> str:
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
-    path = browser_executable()
-    return {**browser_type_launch_args, **({"executable_path": path} if path else {})}
+    return {**browser_type_launch_args, **launch_args()}
 
 
 class ConsoleErrors(list):
@@ -65,16 +70,26 @@ class ConsoleErrors(list):
             self.append(f"console error: {message.text}")
 
 
-@pytest.fixture(autouse=True)
-def _clean_run(request: pytest.FixtureRequest, server: Served) -> Iterator[None]:
-    """Fail a test whose run put a traceback in the server log or an error in the console."""
-    server.new_log()
-    errors = ConsoleErrors()
-    request.node.console_errors = errors
-    yield
-    log = server.new_log()
+def assert_clean(log: str) -> None:
+    """No traceback, and no model changed without the document lock, in a server's log."""
     assert "Traceback" not in log, f"the server logged a traceback:\n{log}"
     assert "_pending_writes" not in log, f"a Bokeh model was changed without the lock:\n{log}"
+
+
+@pytest.fixture(autouse=True)
+def _clean_run(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail a test whose run put a traceback in the shared server's log or an error in the
+    console (tests with servers of their own check their own logs)."""
+    errors = ConsoleErrors()
+    request.node.console_errors = errors
+    server = None if request.node.get_closest_marker("own_server") else request.getfixturevalue(
+        "server"
+    )
+    if server is not None:
+        server.new_log()
+    yield
+    if server is not None:
+        assert_clean(server.new_log())
     assert not errors, f"errors in the browser console: {errors}"
 
 
@@ -88,8 +103,8 @@ def new_context(browser: Browser, base_url: str, request: pytest.FixtureRequest)
     """Open more browser contexts (other visitors), watched for console errors, closed after."""
     opened: list[BrowserContext] = []
 
-    def make() -> BrowserContext:
-        ctx = request.node.console_errors.watch(browser.new_context(base_url=base_url))
+    def make(url: str | None = None) -> BrowserContext:
+        ctx = request.node.console_errors.watch(browser.new_context(base_url=url or base_url))
         opened.append(ctx)
         return ctx
 

@@ -4,8 +4,8 @@ the app as a browser's would, and what the app sends back is counted (benchmarks
 from __future__ import annotations
 
 from benchmarks.figures import background_activities
-from benchmarks.harness import Served
 from benchmarks.protocol_client import Activity, BackgroundLoad
+from tests.support.serving import Served
 
 
 def test_protocol_clicks_get_the_seed_feedback(server: Served) -> None:

@@ -19,7 +19,7 @@ def health(request: APIRequestContext, window: float | None = None) -> dict:
     response = request.get("/health" + (f"?window={window}" if window else ""))
     assert response.status in (200, 503)
     body = response.json()
-    assert (response.status == 200) == (body["status"] == "ok")
+    assert (response.status == 200) == body["ready"]
     return body
 
 
@@ -31,13 +31,14 @@ def test_every_page_shows_the_server_monitor(page: Page, current: AppPage) -> No
 
 def test_the_session_count_follows_visitors(page: Page, new_context) -> None:
     open_page(page, "/")
-    # Earlier tests' sessions are destroyed a few seconds after their tabs closed.
-    expect(page.get_by_text(MONITOR)).to_have_text(re.compile(r"^1 session · "), timeout=15000)
+    # Earlier tests' sessions end within seconds of their tabs closing (pages fetched without
+    # a browser, which never connect, within SESSION_CONNECT_SECONDS).
+    expect(page.get_by_text(MONITOR)).to_have_text(re.compile(r"^1 session · "), timeout=20000)
     other = open_page(new_context().new_page(), "/async_callbacks")
     expect(page.get_by_text(MONITOR)).to_have_text(re.compile(r"^2 sessions · "), timeout=5000)
     expect(other.get_by_text(MONITOR)).to_have_text(re.compile(r"^2 sessions · "))
     other.context.close()
-    expect(page.get_by_text(MONITOR)).to_have_text(re.compile(r"^1 session · "), timeout=15000)
+    expect(page.get_by_text(MONITOR)).to_have_text(re.compile(r"^1 session · "), timeout=5000)
 
 
 def test_home_page_has_the_full_monitor_with_a_live_lag_plot(page: Page) -> None:
@@ -55,17 +56,18 @@ def test_health_reports_the_snapshot(page: Page) -> None:
     assert body["status"] in ("ok", "degraded")
     assert isinstance(body["reasons"], list)
     for key in (
-        "sessions", "threads", "workers_busy", "workers_total", "jobs_waiting",
-        "jobs_max_waiting", "rss_mib", "uptime_s", "versions",
+        "ready", "replica", "backend", "sessions", "threads", "workers_busy", "workers_total",
+        "jobs_waiting", "jobs_max_waiting", "rss_mib", "uptime_s", "versions",
     ):  # fmt: skip
         assert key in body, key
+    assert body["ready"] is True and body["backend"] == "threads"
     assert set(body["loop_lag"]) >= {"p50_ms", "p99_ms", "max_ms", "samples"}
     assert body["workers_total"] == 2 and body["jobs_max_waiting"] == 6
     assert set(body["versions"]) == {"panel", "bokeh"}
     assert page.request.get("/health?window=soon").status == 400
 
 
-def test_blocking_freezes_the_loop_and_async_does_not(page: Page) -> None:
+def test_blocking_freezes_the_loop_and_async_does_not(page: Page, serve_args: list[str]) -> None:
     open_page(page, "/async_callbacks")
     page.get_by_role("button", name="Click me!").click()
     status = page.get_by_text(re.compile(r"^(Running|Finished) \d+$"))
@@ -76,6 +78,13 @@ def test_blocking_freezes_the_loop_and_async_does_not(page: Page) -> None:
     page.get_by_role("button", name="Block for 1 s").click()
     expect(page.get_by_text(re.compile(r"^Blocked the server for 1\.\d s$"))).to_be_visible()
     blocked = health(page.request, window=2.5)
+    if "--num-threads" in serve_args:
+        # Panel runs the sync callback on its thread pool: the loop stays free, as the page
+        # says it does.
+        assert blocked["loop_lag"]["max_ms"] < 300, blocked["loop_lag"]
+        return
     assert 900 <= blocked["loop_lag"]["max_ms"] < 1500, blocked["loop_lag"]
-    assert blocked["status"] == "degraded"
+    # A slow loop is reported, but a process that is merely busy stays ready: no balancer or
+    # health check should take it out, which would lose every session on it.
+    assert (blocked["status"], blocked["ready"]) == ("degraded", True)
     assert blocked["reasons"][0].startswith("event-loop lag p99")

@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 
 import psutil
-from helpers import SCREENSHOTS, eventually, open_page
+import pytest
+from helpers import open_page, screenshot, wait_for_value
 from playwright.sync_api import Locator, Page, expect
 
 from app.core.work import WORK_KINDS
@@ -59,6 +60,8 @@ def test_item_is_processed_then_queue_empty(page: Page) -> None:
     expect(cell(rows(page).first, "state")).to_have_text("running")
     expect(status).to_have_text("Queue empty", timeout=4000)
     expect(cell(rows(page).first, "state")).to_have_text("done")
+    # Only a failed job has something to say under its state.
+    expect(rows(page).first.locator(".why")).to_be_hidden()
 
 
 def test_more_items_extend_the_batch(page: Page) -> None:
@@ -72,7 +75,9 @@ def test_more_items_extend_the_batch(page: Page) -> None:
     expect(cell(rows(page), "state")).to_have_text(["done", "done", "done"])
 
 
-def test_position_and_progress_are_shown_and_advance(page: Page) -> None:
+def test_position_and_progress_are_shown_and_advance(
+    page: Page, request: pytest.FixtureRequest
+) -> None:
     queue_page(page)
     launch(page, 3)
     first, third = rows(page).nth(0), rows(page).nth(2)
@@ -85,7 +90,7 @@ def test_position_and_progress_are_shown_and_advance(page: Page) -> None:
         f"el => el.value > {seen}", arg=first.locator("progress").element_handle()
     )
     expect(cell(first, "elapsed")).to_have_text(re.compile(r"^\d+\.\d s$"))
-    page.screenshot(path=SCREENSHOTS / "threaded_queue_jobs.png", full_page=True)
+    screenshot(page, request, "threaded_queue_jobs", full_page=True)
     # When a worker frees up, the waiting item runs; it had a position, now it has progress.
     expect(cell(third, "state")).to_have_text("running", timeout=4000)
     expect(cell(third, "position")).to_have_text("—")
@@ -119,6 +124,9 @@ def test_failing_item_is_reported_and_the_worker_carries_on(page: Page) -> None:
         timeout=4000
     )
     expect(cell(rows(page).first, "state")).to_have_text("failed")
+    expect(rows(page).first.locator(".why")).to_have_text(
+        "ItemFailed: this item fails on purpose"
+    )
     expect(status).to_have_text("Queue empty")
     page.get_by_role("button", name=WORK_KINDS["io"].label).click()
     launch(page)
@@ -145,7 +153,9 @@ def test_bounds_give_clear_messages_and_lose_nothing(page: Page, new_context) ->
     launch(third)
     expect(third.get_by_text("Queue full: 6 of 6 jobs waiting, try again shortly")).to_be_visible()
     expect(
-        page.get_by_text("You have 4 jobs waiting, the most one session may have")
+        page.get_by_text(
+            "You have 4 unfinished jobs (waiting or running), the most one session may have"
+        )
     ).to_be_visible()
     expect(rows(page)).to_have_count(4)
     expect(rows(other)).to_have_count(4)
@@ -157,6 +167,8 @@ def test_bounds_give_clear_messages_and_lose_nothing(page: Page, new_context) ->
     ended = re.compile(r"^(done|cancelled)$")
     expect(cell(rows(page), "state")).to_have_text([ended, ended, "cancelled", "cancelled"])
     expect(cell(rows(other), "state")).to_have_text([ended] * 4)
+    # Once a session's queue has drained, its refusal is old news and goes.
+    expect(page.get_by_text(re.compile(r"^You have 4 unfinished jobs"))).to_be_hidden()
 
 
 def test_sessions_share_the_pool_but_not_their_jobs(page: Page, new_context) -> None:
@@ -216,4 +228,4 @@ def test_no_thread_outlives_its_session(page: Page, new_context, server) -> None
     for visitor in visitors:
         visitor.context.close()
     # Sessions are destroyed a few seconds after their websocket closes (see SERVER_ARGS).
-    assert eventually(process.num_threads, baseline, timeout=15) == baseline
+    assert wait_for_value(process.num_threads, baseline, timeout=15) == baseline

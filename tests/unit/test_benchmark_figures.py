@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 
-from benchmarks.figures import combine, stream_message_bytes, summary
+from benchmarks.figures import combine, summary
+from benchmarks.protocol_client import stream_message_bytes
 
 
 def _message(msgtype: str, content: dict, buffers: list[bytes] = ()) -> list[str | bytes]:

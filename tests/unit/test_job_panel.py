@@ -7,15 +7,16 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from queue_helpers import thread_queue, wait_for_stats
 
-from app.components.job_panel import QueuePanel, job_row, status_text
+from app.components.job_panel import QueuePanel, job_row, pool_text, status_text
 from app.core.job_queue import JobQueue
-from app.core.jobs import JobInfo, JobState
+from app.core.jobs import JobInfo, JobState, QueueStats
 
 
 @pytest.fixture
 def queue() -> Iterator[JobQueue]:
-    q = JobQueue(workers=1, max_waiting=2, max_per_owner=3).start()
+    q = thread_queue(1, max_waiting=2, max_per_owner=3).start()
     yield q
     q.shutdown(grace=0.5, timeout=0.5)
 
@@ -60,7 +61,7 @@ def test_launch_processes_an_item_then_reports_queue_empty(queue: JobQueue) -> N
 def test_a_failing_item_is_reported(queue: JobQueue) -> None:
     panel = QueuePanel(queue, item_seconds=0.1, kind="fail")
     panel._launch()
-    wait_for(panel, "message", "Item 1 failed: ItemFailed: this item fails on purpose")
+    wait_for(panel, "failures", "Item 1 failed: ItemFailed: this item fails on purpose")
     wait_for(panel, "status", "Queue empty")
 
 
@@ -71,7 +72,9 @@ def test_bounds_are_reported_and_nothing_is_lost(queue: JobQueue) -> None:
     panel._launch()
     panel._launch()  # one running, two waiting: the queue and this session are both full
     panel._launch()
-    assert panel.message == "You have 3 jobs waiting, the most one session may have"
+    assert panel.message == (
+        "You have 3 unfinished jobs (waiting or running), the most one session may have"
+    )
     assert len(queue.jobs_of(panel._owner)) == 3
     other = QueuePanel(queue, item_seconds=5)
     other._launch()
@@ -83,16 +86,20 @@ def test_closing_the_session_cancels_its_items(queue: JobQueue) -> None:
     panel = QueuePanel(queue, item_seconds=5)
     panel._launch()
     panel._launch()
-    panel._on_session_destroyed(None)
-    stats = queue.stats()
-    assert stats.queued == 0 and stats.cancelled >= 1
+    wait_for(panel, "status", "Processing item 1 of 2 items in queue.")
+    panel._session.close()
+    # Both end as cancelled (the running one at its next check), then the owner is forgotten.
+    stats = wait_for_stats(queue, lambda s: s.cancelled == 2 and s.running == s.queued == 0)
+    assert (stats.done, stats.failed) == (0, 0)
+    assert queue.jobs_of(panel._owner) == []
 
 
 def test_table_rows_show_what_the_user_needs() -> None:
     queued = JobInfo(7, "o", "io", JobState.QUEUED, 0.0, 3, 10.0, None, None, 4.25)
     assert job_row(queued, now=12.0) == {
         "id": 7, "kind": "I/O wait", "state": "queued", "position": "3", "eta": "4.2 s",
-        "elapsed": "—", "progress": 0, "error": "", "cancellable": True,
+        "elapsed": "—", "where": "—", "progress": 0, "error": "", "note": "",
+        "cancellable": True,
     }  # fmt: skip
     failed = JobInfo(8, "o", "fail", JobState.FAILED, 0.5, None, 10.0, 11.0, 12.5, None,
                      error="ItemFailed: on purpose")  # fmt: skip
@@ -100,6 +107,23 @@ def test_table_rows_show_what_the_user_needs() -> None:
     assert (row["state"], row["progress"]) == ("failed", 50)
     assert row["elapsed"] == {"elapsed": 1.5, "running": False}  # a stopped clock
     assert (row["error"], row["cancellable"], row["eta"]) == ("ItemFailed: on purpose", False, "—")
+    stopped = JobInfo(9, "o", "io", JobState.CANCELLED, 0.2, None, 10.0, 11.0, 12.0, None,
+                      reason="the server shut down", where="server thread 2")  # fmt: skip
+    row = job_row(stopped, now=20.0)
+    assert (row["note"], row["error"]) == ("the server shut down", "")
+    assert row["where"] == "server thread 2"
+
+
+def test_the_pool_line_says_what_runs_the_jobs() -> None:
+    stats = QueueStats(
+        backend="threads", workers=2, alive_workers=2, busy_workers=1, running=1, queued=3,
+        max_waiting=100, submitted=9, done=4, failed=0, cancelled=1, closed=False,
+    )  # fmt: skip
+    assert pool_text(stats) == (
+        "Shared pool: 1 of 2 workers busy · 3 of 100 jobs waiting · 4 done, 0 failed, 1 cancelled"
+    )
+    broken = QueueStats(**{**stats.__dict__, "problems": ("the cluster cannot be reached",)})
+    assert pool_text(broken) == "Jobs cannot run now: the cluster cannot be reached"
 
 
 def test_cancel_from_the_browser_reaches_only_this_sessions_jobs(queue: JobQueue) -> None:
@@ -109,6 +133,8 @@ def test_cancel_from_the_browser_reaches_only_this_sessions_jobs(queue: JobQueue
     other._launch()
     theirs = queue.jobs_of(other._owner)[0].id
     panel._table._handle_msg({"cancel": theirs})  # a forged message naming another's job
+    panel._table._handle_msg({"cancel": True})  # forged: not an id
+    panel._table._handle_msg(["cancel", theirs])  # forged: not a message at all
     assert not queue.get(theirs).state.final
     mine = queue.jobs_of(panel._owner)[0].id
     panel._table._handle_msg({"cancel": mine})

@@ -1,4 +1,4 @@
-"""The loop-lag probe, the session registry and the server snapshot."""
+"""The loop-lag probe and the server snapshot."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from queue_helpers import thread_queue
 
-from app.core.job_queue import JobQueue
+from app.core.jobs import QueueStats
 from app.core.loop_lag import LoopLagProbe
-from app.core.server_state import SessionRegistry, rss_bytes, take_snapshot
+from app.core.server_state import rss_bytes, take_snapshot
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture
@@ -36,11 +38,7 @@ async def _call(function, *args):
 
 
 def wait_for_samples(probe: LoopLagProbe, n: int) -> None:
-    deadline = time.monotonic() + 5
-    pause = threading.Event()
-    while probe.stats().samples < n:
-        assert time.monotonic() < deadline, "the probe does not tick"
-        pause.wait(probe.interval)
+    wait_until(lambda: probe.stats().samples, lambda s: s >= n, 5, "the probe ticks")
 
 
 def test_an_idle_loop_shows_next_to_no_lag(loop) -> None:
@@ -70,43 +68,45 @@ def test_stats_before_the_first_tick_are_zero() -> None:
     assert (stats.p99_ms, stats.max_ms, stats.samples) == (0.0, 0.0, 0)
 
 
-def test_the_registry_counts_each_session_once() -> None:
-    registry = SessionRegistry()
-    registry.opened("a", "home")
-    registry.opened("a", "home")
-    registry.opened("b", "threaded_queue")
-    assert (registry.live, registry.total) == (2, 2)
-    registry.closed("a")
-    registry.closed("a")
-    assert (registry.live, registry.total) == (1, 2)
-
-
 def test_snapshot_figures_and_status() -> None:
-    registry = SessionRegistry()
-    registry.opened("s1", "home")
-    queue = JobQueue(workers=2, max_waiting=7).start()
-    probe = LoopLagProbe()
-    snap = take_snapshot(registry, probe, queue, time.monotonic() - 3, lag_threshold_ms=100)
-    assert snap.status == "ok" and snap.reasons == []
-    assert (snap.sessions, snap.workers_total, snap.workers_alive) == (1, 2, 2)
-    assert (snap.workers_busy, snap.jobs_waiting, snap.jobs_max_waiting) == (0, 0, 7)
-    assert snap.threads >= 3 and snap.rss_mib > 10 and 3 <= snap.uptime_s < 10
+    queue = thread_queue(2, max_waiting=7).start()
+    wait_until(lambda: queue.stats().alive_workers, lambda n: n == 2)
+    snap = take_snapshot(
+        replica="r1", sessions=(1, 3), lag=LoopLagProbe().stats(), pool=queue.stats(),
+        started_at=time.monotonic() - 3, lag_threshold_ms=100, not_ready=[],
+    )  # fmt: skip
+    assert (snap.status, snap.ready, snap.reasons) == ("ok", True, [])
+    assert (snap.replica, snap.backend, snap.sessions, snap.sessions_total) == (
+        "r1", "threads", 1, 3,
+    )  # fmt: skip
+    assert (snap.workers_total, snap.workers_alive, snap.workers_busy) == (2, 2, 0)
+    assert (snap.jobs_waiting, snap.jobs_max_waiting, snap.cluster_waiting) == (0, 7, None)
+    assert snap.threads >= 3 and snap.rss_mib > 10 and 3 <= snap.uptime_s < 60
     assert set(snap.versions) == {"panel", "bokeh"}
     assert snap.line() == "1 session · lag p99 0 ms · workers 0/2 · 0 waiting"
     assert snap.as_dict()["loop_lag"]["p99_ms"] == 0.0
+    assert snap.public() == {"status": "ok", "ready": True}
     queue.shutdown()
 
 
-def test_snapshot_is_degraded_by_lag_or_a_dead_worker(loop) -> None:
+def test_lag_and_backend_problems_degrade_but_only_not_ready_reasons_unready(loop) -> None:
     probe = LoopLagProbe(interval=0.01, window=5)
     run_on(loop, probe.start, loop)
     run_on(loop, time.sleep, 0.2)
     wait_for_samples(probe, 20)
-    queue = JobQueue(workers=2)  # never started: no worker is alive
-    snap = take_snapshot(SessionRegistry(), probe, queue, time.monotonic(), lag_threshold_ms=50)
-    assert snap.status == "degraded"
-    assert any(r.startswith("event-loop lag p99") for r in snap.reasons)
-    assert "only 0 of 2 workers are alive" in snap.reasons
+    pool = QueueStats(
+        backend="threads", workers=2, alive_workers=1, busy_workers=0, running=0, queued=0,
+        max_waiting=10, submitted=0, done=0, failed=0, cancelled=0, closed=False,
+        problems=("1 of 2 workers died and are being replaced",),
+    )  # fmt: skip
+    kwargs = dict(replica="r", sessions=(0, 0), lag=probe.stats(), pool=pool, started_at=0.0,
+                  lag_threshold_ms=50)  # fmt: skip
+    busy = take_snapshot(**kwargs, not_ready=[])
+    assert (busy.status, busy.ready) == ("degraded", True)  # degraded, still serving
+    assert busy.reasons[0].startswith("event-loop lag p99")
+    assert busy.reasons[1] == "1 of 2 workers died and are being replaced"
+    draining = take_snapshot(**kwargs, not_ready=["shutting down"])
+    assert (draining.ready, draining.reasons[0]) == (False, "shutting down")
     probe.stop()
 
 

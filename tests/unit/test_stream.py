@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 
 import pytest
 
@@ -38,22 +39,67 @@ def test_empty_batch_is_refused() -> None:
         RandomWalk().next_batch(0)
 
 
+def clicks(plot: StreamingPlot, n: int) -> None:
+    """Click n times at once, and wait until every click's points have been streamed."""
+
+    async def body() -> None:
+        await asyncio.gather(*(plot._stream(SimpleNamespace(new=k)) for k in range(1, n + 1)))
+        # Each click hands its points to a step Panel schedules on the loop: let those run.
+        others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        await asyncio.gather(*others)
+
+    run(body())
+
+
 def test_plot_streams_points_per_click_and_keeps_at_most_rollover() -> None:
     plot = StreamingPlot(delay=0, points=5, rollover=12)
     source = plot._source
-    run(plot._stream(None))
+    clicks(plot, 1)
     assert source.data["x"] == [0, 1, 2, 3, 4, 5]
-    for _ in range(3):
-        run(plot._stream(None))
+    clicks(plot, 3)
     assert len(source.data["x"]) == 12
     assert list(source.data["x"]) == list(range(9, 21))
 
 
-def test_stream_callback_keeps_the_document_lock() -> None:
-    # Panel runs a callback with the document lock only if it carries `lock`, which
-    # pn.io.with_lock sets; on_click passes the bound method, whose attributes are the function's.
-    plot = StreamingPlot()
-    assert getattr(plot._stream, "lock", False) is True
+def test_clicks_wait_together_and_only_the_streaming_step_holds_the_lock() -> None:
+    plot = StreamingPlot(delay=0.2, points=5)
+    waiting: list[int] = []
+
+    async def body() -> None:
+        tasks = [asyncio.ensure_future(plot._stream(SimpleNamespace(new=k))) for k in (1, 2, 3)]
+        await asyncio.sleep(0.05)
+        waiting.append(len(plot._waiting))
+        waiting.append(len(plot._source.data["x"]))
+        await asyncio.gather(*tasks)
+        others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        await asyncio.gather(*others)
+
+    run(body())
+    # All three clicks were waiting at once, before any points had been streamed.
+    assert waiting == [3, 1]
+    assert len(plot._source.data["x"]) == 16
+    # Panel holds the document lock for a callback that carries `lock` (pn.io.with_lock): the
+    # streaming step does, the click's wait does not.
+    assert getattr(plot._stream_click_points, "lock", False) is True
+    assert getattr(plot._stream, "lock", False) is False
+
+
+def test_pending_clicks_are_bounded() -> None:
+    plot = StreamingPlot(delay=5, max_pending=2)
+
+    async def body() -> None:
+        tasks = [asyncio.ensure_future(plot._stream(SimpleNamespace(new=k))) for k in (1, 2, 3)]
+        await asyncio.sleep(0.05)
+        assert len(plot._waiting) == 2
+        assert plot.message == (
+            "Click 3 streamed nothing: 2 clicks are waiting for their points, the most one "
+            "session may have."
+        )
+        plot._session.close()  # the session ends: the waiting clicks stop
+        await asyncio.gather(*tasks)
+
+    run(body())
+    assert plot._waiting == set() and plot._source.data["x"] == [0]
 
 
 class FakeTicker:
@@ -94,14 +140,13 @@ def test_live_mode_starts_one_ticker_follows_the_rate_and_stops(tickers) -> None
 def test_the_live_stream_stops_when_the_session_ends(tickers) -> None:
     plot = StreamingPlot(live=False)
     plot.live = True
-    plot._on_session_destroyed(None)
+    plot._session.close()
     assert not tickers[0].running
 
 
 def test_a_smaller_rollover_applies_at_once() -> None:
     plot = StreamingPlot(delay=0, points=5, rollover=100)
-    for _ in range(4):
-        run(plot._stream(None))
+    clicks(plot, 4)
     plot.rollover = 10
     assert list(plot._source.data["x"]) == list(range(11, 21))
     assert plot.shown == "Showing the last 10 of 21 points"

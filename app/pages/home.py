@@ -1,14 +1,8 @@
 """The home page, served at / : what each concurrency pattern is for, and links to each."""
 
-import panel as pn
-
-from app import runtime
 from app.components.home import home_content
 from app.components.monitor import FullMonitor
 from app.components.template import page_template
 from app.registry import HOME
-
-pn.extension()
-runtime.configure_logging()
 
 page_template(HOME, home_content(), FullMonitor()).servable()
