@@ -7,6 +7,8 @@ so signals reach the server directly.
 
 from __future__ import annotations
 
+import os
+import secrets
 import sys
 
 from app.registry import APP_DIR, HOME, PAGES
@@ -27,7 +29,9 @@ def serve_command(settings: Settings, extra: list[str]) -> list[str]:
     args += ["--setup", str(APP_DIR / "server_setup.py")]
     args += ["--check-unused-sessions", str(CHECK_UNUSED_SESSIONS_MS)]
     args += ["--unused-session-lifetime", str(round(settings.session_connect_seconds * 1000))]
-    args += ["--liveness", "--plugins", "app.health"]
+    args += ["--liveness", "--plugins", "app.server.plugin"]
+    # Session ids signed with BOKEH_SECRET_KEY: an id alone no longer opens a session.
+    args += ["--session-ids", "signed"]
     return args + extra
 
 
@@ -37,6 +41,9 @@ def main(argv: list[str] | None = None) -> None:
         settings = Settings.from_env()
     except SettingsError as error:
         sys.exit(f"configuration error: {error}")
+    # Replicas behind one balancer share a secret (BOKEH_SECRET_KEY); alone, a server makes one
+    # per start, which its --num-procs children inherit.
+    os.environ.setdefault("BOKEH_SECRET_KEY", secrets.token_urlsafe(32))
     sys.argv = serve_command(settings, extra)
     print("Running:", " ".join(sys.argv), flush=True)
     from panel.command import main as panel_main

@@ -31,10 +31,13 @@ import threading
 import time
 from dataclasses import dataclass
 
+from app.core.admission import Admission
 from app.core.backends.base import Backend
 from app.core.backends.threads import ThreadBackend
 from app.core.job_queue import JobQueue
+from app.core.limits import Gate, PerClient
 from app.core.loop_lag import LoopLagProbe
+from app.core.refusals import RefusalLog
 from app.core.server_state import Snapshot, take_snapshot
 from app.core.sessions import PENDING_CALLS, SessionRegistry
 from app.settings import Settings
@@ -44,6 +47,7 @@ log = logging.getLogger("app")
 SNAPSHOT_MAX_AGE = 0.5  # seconds: every session's monitor shares the snapshot this long
 SWEEP_SECONDS = 0.5  # how often sessions whose tab is gone are looked for
 FLUSH_SECONDS = 2.0  # at shutdown, the most time the last page updates may take to go out
+BLOCKING_DEMO_INTERVAL = 10.0  # seconds: the blocking demo freezes the process at most this often
 
 
 class Runtime:
@@ -64,6 +68,18 @@ class Runtime:
             tag=self.sessions.tag,
         )
         self.replica = settings.replica_name or f"{socket.gethostname()}-{os.getpid()}"
+        # What visitors can repeat, bounded (app/server/ applies these).
+        self.refusals = RefusalLog()
+        self.admission = Admission(
+            settings.max_sessions,
+            settings.client_sessions_per_minute,
+            settings.client_session_burst,
+            sessions=lambda: self.sessions.live,
+        )
+        self.failed_logins = PerClient(
+            settings.failed_logins_per_minute, settings.failed_login_burst
+        )
+        self.blocking_gate = Gate(min_interval=BLOCKING_DEMO_INTERVAL)
         self._started_at = time.monotonic()
         self._snapshot: tuple[float, Snapshot] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -128,6 +144,22 @@ class Runtime:
     def session_destroyed(self, session_context) -> None:
         self.sessions.closed(session_context.id)
 
+    def refused_from_session(self, session_id: str | None, what: str) -> None:
+        """Something a browser sent was refused: one log line per session a minute."""
+        who = "a session" if session_id is None else f"session {self.sessions.tag(session_id)}"
+        self.refusals.refused(who, what)
+
+    def callback_failed(self, error: BaseException) -> None:
+        """Panel's exception handler: a callback raised (often on a value a browser sent that a
+        parameter refuses). One line, per session at most once a minute; the traceback only at
+        DEBUG level, so that no visitor can fill the log."""
+        import panel as pn
+
+        context = pn.state.curdoc.session_context if pn.state.curdoc else None
+        what = f"callback failed: {type(error).__name__}: {str(error)[:200]}"
+        self.refused_from_session(getattr(context, "id", None), what)
+        log.debug("callback failed", exc_info=error)
+
     def _sweep(self) -> None:
         try:
             self.sessions.sweep()
@@ -143,13 +175,17 @@ class Runtime:
             return ["starting"]
         if self.phase != "running":
             return ["shutting down"]
+        if self.admission.full():
+            return [f"it holds its most sessions ({self.settings.max_sessions})"]
         return []
 
-    def snapshot(self, lag_window: float | None = None) -> Snapshot:
-        """The process's state now (shared for half a second unless a lag window is asked)."""
+    def snapshot(self, lag_window: float | None = None, fresh: bool = False) -> Snapshot:
+        """The process's state now: the sessions' monitors share one for half a second;
+        `fresh` (what /health asks) or a lag window gets one of its own."""
         now = time.monotonic()
         cached = self._snapshot
-        if lag_window is None and cached is not None and now - cached[0] < SNAPSHOT_MAX_AGE:
+        shared = lag_window is None and not fresh
+        if shared and cached is not None and now - cached[0] < SNAPSHOT_MAX_AGE:
             return cached[1]
         taken = take_snapshot(
             replica=self.replica,
@@ -197,6 +233,7 @@ def install(settings: Settings | None = None) -> Runtime:
     settings = settings or Settings.from_env()
     configure_logging(settings)
     _current = runtime = Runtime(settings)
+    pn.config.exception_handler = runtime.callback_failed
     pn.state.on_session_created(runtime.session_created)
     pn.state.on_session_destroyed(runtime.session_destroyed)
     IOLoop.current().add_callback(runtime.start)

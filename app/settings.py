@@ -86,7 +86,29 @@ class Settings:
     shutdown_grace_seconds: float = setting(
         3.0, "On SIGTERM, how long running jobs may go on before they are cancelled.", 0.0, 60.0
     )
+    # -- limits on what visitors can do ----------------------------------------------------------
+    max_sessions: int = setting(
+        200, "Most sessions (open or still loading) one server process holds; more page "
+        "requests get a \"server busy\" page (HTTP 503).", 1, 100_000,
+    )  # fmt: skip
+    client_sessions_per_minute: float = setting(
+        60.0, "New sessions one client address may open a minute, after a burst of "
+        "CLIENT_SESSION_BURST.", 1.0, 100_000.0,
+    )  # fmt: skip
+    client_session_burst: int = setting(
+        20, "New sessions one client address may open at once.", 1, 100_000
+    )
+    failed_login_burst: int = setting(
+        5, "Failed logins one client address may make at once (with --basic-auth).", 1, 1000
+    )
+    failed_logins_per_minute: float = setting(
+        5.0, "Failed logins one client address may make a minute, after the burst.", 0.1, 1000.0
+    )
     # -- health ----------------------------------------------------------------------------------
+    health_token: str = setting(
+        "", "When set, `/health` shows its figures to `Authorization: Bearer <token>` (and to "
+        "logged-in users); everyone else gets only the status."
+    )
     health_lag_threshold_ms: float = setting(
         500.0, "`/health` says \"degraded\" while the event loop's lag p99 is over this.", 1.0,
         60_000.0,

@@ -93,8 +93,13 @@ class Counts:
 class ProtocolSession:
     """One page session driven over the Bokeh protocol."""
 
-    def __init__(self, base_url: str, path: str, watch: str | None = None) -> None:
+    def __init__(
+        self, base_url: str, path: str, watch: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:  # fmt: skip
         self.base_url, self.path, self.watch = base_url, path, watch
+        self.headers = headers or {}  # sent with the page request and the websocket's
+        self.token = ""
         self.counts = Counts()
         self._ws: WebSocketClientConnection | None = None
         self._models: list[dict] = []
@@ -102,10 +107,10 @@ class ProtocolSession:
 
     async def open(self) -> None:
         http = AsyncHTTPClient()
-        page = await http.fetch(self.base_url + self.path)
-        token = TOKEN.search(page.body.decode()).group(1)
+        page = await http.fetch(self.base_url + self.path, headers=self.headers)
+        self.token = token = TOKEN.search(page.body.decode()).group(1)
         ws_url = self.base_url.replace("http", "ws", 1) + self.path + "/ws"
-        request = HTTPRequest(ws_url, headers={"Origin": self.base_url})
+        request = HTTPRequest(ws_url, headers={"Origin": self.base_url, **self.headers})
         self._ws = await websocket_connect(
             request, subprotocols=["bokeh", token], max_message_size=50 * 2**20
         )
@@ -142,7 +147,7 @@ class ProtocolSession:
     async def change(self, model_id: str, attr: str, value: Any) -> None:
         """A widget property changed in the browser (a slider moved, a toggle pressed)."""
         self.counts.actions += 1
-        await self._send_events(
+        await self.send_events(
             [{"kind": "ModelChanged", "model": {"id": model_id}, "attr": attr, "new": value}]
         )
 
@@ -158,13 +163,13 @@ class ProtocolSession:
         for part in (header, {}, content):
             await self._ws.write_message(json.dumps(part))
 
-    async def _send_events(self, events: list[dict]) -> None:
+    async def send_events(self, events: list[dict]) -> None:
         await self._send("PATCH-DOC", {"events": events})
 
     async def _send_event(self, name: str, values: dict) -> None:
         """A UI event (a click, the document being ready), wrapped as BokehJS wraps it."""
         msg_data = {"type": "event", "name": name, "values": values}
-        await self._send_events(
+        await self.send_events(
             [{"kind": "MessageSent", "msg_type": "bokeh_event", "msg_data": msg_data}]
         )
 

@@ -9,11 +9,11 @@ import time
 
 import panel as pn
 import param
-from bokeh.models import ColumnDataSource
 from bokeh.plotting import figure
 
 from app import runtime
 from app.components.session import SessionLoop
+from app.components.sources import ServerOwnedSource
 from app.components.ticker import start_ticker
 from app.core.server_state import Snapshot
 
@@ -101,7 +101,7 @@ class FullMonitor(_Ticking):
     figures = param.String(default="")
 
     def __init__(self, **params) -> None:
-        self._source = ColumnDataSource(data={"t": [], "lag": []}, name="lag-source")
+        self._source = ServerOwnedSource(data={"t": [], "lag": []}, name="lag-source")
         self._t0 = time.monotonic()
         plot = figure(
             height=160,

@@ -9,10 +9,10 @@ import time
 
 import panel as pn
 import param
-from bokeh.models import ColumnDataSource
 from bokeh.plotting import figure
 
 from app.components.session import SessionLoop
+from app.components.sources import ServerOwnedSource
 from app.components.ticker import start_ticker
 from app.core.stream import RandomWalk
 from app.settings import bounds, param_range
@@ -55,7 +55,7 @@ class StreamingPlot(pn.viewable.Viewer):
     def __init__(self, **params) -> None:
         super().__init__(**params)
         self._walk = RandomWalk()
-        self._source = ColumnDataSource(
+        self._source = ServerOwnedSource(
             data={"x": [self._walk.last_x], "y": [self._walk.last_y]}, name=SOURCE_NAME
         )
         plot = figure(height=320, sizing_mode="stretch_width", x_axis_label="x", y_axis_label="y")

@@ -5,9 +5,10 @@ from app.components.async_clicker import AsyncClicker
 from app.components.blocking import BlockingDemo
 from app.components.template import serve_page
 
-settings = runtime.current().settings
+process = runtime.current()
+settings = process.settings
 serve_page(
     "async_callbacks",
     AsyncClicker(duration=settings.async_task_seconds, max_tasks=settings.async_max_tasks),
-    BlockingDemo(enabled=settings.blocking_demo),
+    BlockingDemo(gate=process.blocking_gate, enabled=settings.blocking_demo),
 )

@@ -62,8 +62,13 @@ class ConsoleErrors(list):
     def watch(self, context: BrowserContext) -> BrowserContext:
         context.on("console", self._on_console)
         context.on("weberror", lambda error: self.append(f"page error: {error.error}"))
-        context.on("requestfailed", lambda r: self.append(f"request failed: {r.url} {r.failure}"))
+        context.on("requestfailed", self._on_request_failed)
         return context
+
+    def _on_request_failed(self, request) -> None:
+        # A request the browser gave up on because the page navigated away is not a failure.
+        if request.failure != "net::ERR_ABORTED":
+            self.append(f"request failed: {request.url} {request.failure}")
 
     def _on_console(self, message: ConsoleMessage) -> None:
         if message.type == "error":
@@ -71,8 +76,10 @@ class ConsoleErrors(list):
 
 
 def assert_clean(log: str) -> None:
-    """No traceback, and no model changed without the document lock, in a server's log."""
+    """No traceback, no failed callback, and no model changed without the document lock, in a
+    server's log."""
     assert "Traceback" not in log, f"the server logged a traceback:\n{log}"
+    assert "callback failed" not in log, f"a callback failed:\n{log}"
     assert "_pending_writes" not in log, f"a Bokeh model was changed without the lock:\n{log}"
 
 

@@ -112,7 +112,8 @@ def test_serve_command_serves_every_page_with_its_runtime_and_passes_flags_throu
     assert origins == ["localhost:5010", "127.0.0.1:5010"]
     assert args[args.index("--setup") + 1].endswith("app/server_setup.py")
     assert "--liveness" in args
-    assert args[args.index("--plugins") + 1] == "app.health"
+    assert args[args.index("--plugins") + 1] == "app.server.plugin"
+    assert args[args.index("--session-ids") + 1] == "signed"
     assert args[-2:] == ["--num-threads", "4"]
 
 

@@ -1,0 +1,22 @@
+"""`panel serve --plugins app.server.plugin` (the serve command passes it): GET /health, and the
+server's hardening, installed before the server builds its routes.
+
+- pages.py: a page request builds a session only if admission allows it (else a 503 page);
+- protocol.py: a browser message the server cannot apply is one log line, and no traceback
+  goes back to the browser;
+- login.py: failed logins are throttled per client;
+- websocket.py and logs.py: a refused connection is one line, no traceback, no session id.
+"""
+
+from __future__ import annotations
+
+from app.server import login, logs, pages, protocol, websocket
+from app.server.health import HealthHandler
+
+pages.install()
+websocket.install()
+protocol.install()
+login.install()
+logs.install()
+
+ROUTES = [(r"/health", HealthHandler)]

@@ -1,0 +1,34 @@
+"""The websocket route: a connection Bokeh refuses (a forged or expired token, a wrong
+subprotocol) is closed with one log line, not a traceback.
+
+Bokeh's WSHandler.open raises ProtocolError for such a connection, which tornado logs as an
+"Uncaught exception" with a traceback, once per attempt. This subclass of Panel's handler
+closes it quietly and notes the refusal in the runtime's refusal log (one line per client a
+minute). A contained workaround; tested in tests/e2e/test_security.py.
+"""
+
+from __future__ import annotations
+
+from bokeh.protocol.exceptions import ProtocolError
+from bokeh.server.urls import per_app_patterns
+from panel.io.server import WSHandler
+
+from app import runtime
+
+
+class RefusingWSHandler(WSHandler):
+    def open(self, *args, **kwargs):
+        try:
+            return super().open(*args, **kwargs)
+        except ProtocolError as refused:
+            client = self.request.remote_ip or "unknown"
+            runtime.current().refusals.refused(f"client {client}", f"a websocket: {refused}")
+            self.close()
+            return None
+
+
+def install() -> None:
+    """Serve websockets with RefusingWSHandler (before the server builds its routes)."""
+    for i, (pattern, handler, *rest) in enumerate(per_app_patterns):
+        if handler is WSHandler:
+            per_app_patterns[i] = (pattern, RefusingWSHandler, *rest)
