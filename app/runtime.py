@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from app.core.admission import Admission
 from app.core.backends.base import Backend
 from app.core.backends.threads import ThreadBackend
+from app.core.gc_pauses import GcPauses
 from app.core.job_queue import JobQueue
 from app.core.limits import Gate, PerClient
 from app.core.loop_lag import LoopLagProbe
@@ -61,6 +62,7 @@ class Runtime:
             connect_timeout=settings.session_connect_seconds,
         )
         self.probe = LoopLagProbe(interval=0.1, window=60.0)
+        self.gc_pauses = GcPauses(window=60.0)
         self.queue = JobQueue(
             backend or ThreadBackend(settings.queue_workers),
             max_waiting=settings.queue_max_waiting,
@@ -96,6 +98,7 @@ class Runtime:
         self._loop = loop = asyncio.get_running_loop()
         self.queue.start()
         self.probe.start(loop)
+        self.gc_pauses.start()
         self._sweep()
         _quiet_closed_websocket_writes(loop)
         if threading.current_thread() is threading.main_thread():
@@ -133,6 +136,7 @@ class Runtime:
         if self._sweeper is not None and self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._sweeper.cancel)
         self.probe.stop()
+        self.gc_pauses.stop()
         self.queue.shutdown(grace=0.5, timeout=0.5)
 
     # -- sessions ------------------------------------------------------------------------------
@@ -191,6 +195,7 @@ class Runtime:
             replica=self.replica,
             sessions=(self.sessions.live, self.sessions.total),
             lag=self.probe.stats(lag_window),
+            gc=self.gc_pauses.stats(lag_window),
             pool=self.queue.stats(),
             started_at=self._started_at,
             lag_threshold_ms=self.settings.health_lag_threshold_ms,

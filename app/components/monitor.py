@@ -84,6 +84,8 @@ def figures_markdown(snap: Snapshot) -> str:
             f"| Live sessions | {snap.sessions} (of {snap.sessions_total} since start) |",
             f"| Event-loop lag, last 60 s | p50 {lag.p50_ms:.1f} ms · p99 {lag.p99_ms:.1f} ms · "
             f"max {lag.max_ms:.1f} ms |",
+            f"| Garbage collection, last 60 s | {snap.gc.collections} collections "
+            f"({snap.gc.oldest_generation} full) · longest pause {snap.gc.max_ms:.1f} ms |",
             f"| Threads | {snap.threads} |",
             f"| Workers busy | {snap.workers_busy} of {snap.workers_total} |",
             f"| Jobs waiting | {snap.jobs_waiting} of {snap.jobs_max_waiting} |",

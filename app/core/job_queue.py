@@ -6,8 +6,8 @@ jobs: it is handed a job when it has room and reports back through `JobEvents`, 
 implements. Work is cooperative: it receives a `JobContext` through which it reports progress
 and learns of cancellation.
 
-Observers are told *that* an owner's jobs (or the queue's figures) changed, never handed state:
-they read a fresh snapshot when they render, so a late notification can never show stale state.
+Observers subscribe through app/core/listeners.py: told *that* something changed, they read a
+fresh snapshot when they render.
 """
 
 from __future__ import annotations
@@ -16,10 +16,12 @@ import itertools
 import logging
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable
 
 from app.core.backends.base import Backend, Cancelled, Done, Failed, Outcome
+from app.core.eta import Durations, eta
+from app.core.history import History
 from app.core.jobs import (
     BackendUnavailable,
     Job,
@@ -31,10 +33,10 @@ from app.core.jobs import (
     QueueStats,
     Work,
 )
+from app.core.listeners import Listener, Listeners
 
 log = logging.getLogger(__name__)
 
-Listener = Callable[[], None]
 SHUTDOWN_REASON = "the server shut down"
 
 
@@ -48,39 +50,30 @@ class JobQueue:
     """
 
     def __init__(
-        self,
-        backend: Backend,
-        max_waiting: int = 100,
-        max_per_owner: int = 20,
-        keep_finished: int = 20,
-        progress_interval: float = 0.1,
-        clock: Callable[[], float] = time.monotonic,
-        tag: Callable[[str], str] = str,
-    ) -> None:
+        self, backend: Backend, max_waiting: int = 100, max_per_owner: int = 20,
+        keep_finished: int = 20, progress_interval: float = 0.1,
+        clock: Callable[[], float] = time.monotonic, tag: Callable[[str], str] = str,
+    ) -> None:  # fmt: skip
         if max_waiting < 1 or max_per_owner < 1:
             raise ValueError("max_waiting and max_per_owner must be at least 1")
         self.backend = backend
         self.max_waiting = max_waiting
         self.max_per_owner = max_per_owner
-        self.keep_finished = keep_finished
         self.progress_interval = progress_interval
         self.clock = clock
         self.tag = tag  # what the log shows of an owner
         self._cond = threading.Condition()
         self._line: deque[Job] = deque()  # waiting here, not yet handed to the backend
-        self._owners: dict[str, OrderedDict[int, Job]] = {}
-        self._by_id: dict[int, Job] = {}
-        self._closed_owners: set[str] = set()  # gone, but some of their jobs still run
+        self._jobs = History(keep_finished)
         self._ids = itertools.count(1)
         self._closed = False
         self._started = False
         self._counts = dict.fromkeys(JobState, 0)
         self._submitted = 0
-        self._durations: deque[float] = deque(maxlen=20)
+        self._durations = Durations()
         self._told_progress: dict[int, float] = {}
         self._cancel_reasons: dict[int, str] = {}  # why a handed-over job is being cancelled
-        self._owner_listeners: dict[str, list[Listener]] = {}
-        self._stats_listeners: list[Listener] = []
+        self._listeners = Listeners()
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> JobQueue:
@@ -104,19 +97,11 @@ class JobQueue:
             changed = self._waiting_owners()
             while self._line:
                 self._finish(self._line.popleft(), Cancelled(SHUTDOWN_REASON))
-            handed = [j for j in self._by_id.values() if j.state is JobState.QUEUED]
-            for job in handed:
-                self._cancel_reasons[job.id] = SHUTDOWN_REASON
-        for job in handed:  # waiting inside the backend (a cluster's queue)
-            self.backend.cancel(job.id)
+        # Jobs waiting inside the backend (a cluster's queue) go now; running ones get the grace.
+        self._cancel_in_backend(lambda job: job.state is JobState.QUEUED)
         self._notify(changed, stats=True)
         if not self._wait_until_idle(grace):
-            with self._cond:
-                running = self._unfinished()
-                for job in running:
-                    self._cancel_reasons[job.id] = SHUTDOWN_REASON
-            for job in running:
-                self.backend.cancel(job.id)
+            self._cancel_in_backend(lambda job: not job.state.final)
             self._wait_until_idle(timeout)
         with self._cond:
             lost = self._unfinished()
@@ -127,6 +112,14 @@ class JobQueue:
         log.info("job queue shut down (%s)", "clean" if stopped and not lost else "forced")
         return stopped and not lost
 
+    def _cancel_in_backend(self, which: Callable[[Job], bool]) -> None:
+        with self._cond:
+            jobs = [job for job in self._jobs if which(job)]
+            for job in jobs:
+                self._cancel_reasons[job.id] = SHUTDOWN_REASON
+        for job in jobs:
+            self.backend.cancel(job.id)
+
     # -- submitting and cancelling ---------------------------------------------------------
     def submit(self, owner: str, kind: str, work: Work) -> JobInfo:
         """Queue `work` for `owner`; raise a JobRejected subclass if a bound forbids it."""
@@ -136,8 +129,7 @@ class JobQueue:
             why = self.backend.unavailable()
             if why is not None:
                 raise BackendUnavailable(why)
-            jobs = self._owners.get(owner)
-            pending = sum(1 for j in jobs.values() if not j.state.final) if jobs else 0
+            pending = len(self._jobs.unfinished_of(owner))
             if pending >= self.max_per_owner:
                 raise OwnerLimitReached(pending, self.max_per_owner)
             waiting = self._counts[JobState.QUEUED]
@@ -146,8 +138,7 @@ class JobQueue:
             if waiting >= self.max_waiting and not starts_now:
                 raise QueueFull(waiting, self.max_waiting)
             job = Job(next(self._ids), owner, kind, work, self.clock())
-            self._owners.setdefault(owner, OrderedDict())[job.id] = job
-            self._by_id[job.id] = job
+            self._jobs.add(job)
             self._submitted += 1
             self._counts[JobState.QUEUED] += 1
             self._line.append(job)
@@ -162,7 +153,7 @@ class JobQueue:
         at its next check. Returns False if it had already finished, is unknown, or (when
         `owner` is given) belongs to someone else."""
         with self._cond:
-            job = self._by_id.get(job_id)
+            job = self._jobs.get(job_id)
             if job is None or job.state.final or (owner is not None and job.owner != owner):
                 return False
             if job not in self._line:
@@ -181,7 +172,7 @@ class JobQueue:
     def cancel_owner(self, owner: str, reason: str | None = None) -> int:
         """Cancel every unfinished job of `owner`; returns how many were cancelled."""
         with self._cond:
-            jobs = [j for j in self._owners.get(owner, {}).values() if not j.state.final]
+            jobs = self._jobs.unfinished_of(owner)
             handed = []
             for job in jobs:
                 if job in self._line:
@@ -201,12 +192,10 @@ class JobQueue:
     def close_owner(self, owner: str) -> int:
         """The owner is gone (its session closed): cancel its jobs, drop its listeners and
         history. Returns how many jobs were cancelled."""
-        with self._cond:
-            self._owner_listeners.pop(owner, None)
-            self._closed_owners.add(owner)
+        self._listeners.forget(owner)
         cancelled = self.cancel_owner(owner, reason="its tab closed")
         with self._cond:
-            self._forget_if_done(owner)
+            self._jobs.close(owner)
         return cancelled
 
     # -- reading ---------------------------------------------------------------------------
@@ -214,11 +203,11 @@ class JobQueue:
         """Snapshots of the owner's jobs, oldest first."""
         with self._cond:
             positions = self.backend.positions()
-            return [self._info(j, positions) for j in self._owners.get(owner, {}).values()]
+            return [self._info(j, positions) for j in self._jobs.of(owner)]
 
     def get(self, job_id: int) -> JobInfo | None:
         with self._cond:
-            job = self._by_id.get(job_id)
+            job = self._jobs.get(job_id)
             return None if job is None else self._info(job)
 
     def stats(self) -> QueueStats:
@@ -226,44 +215,28 @@ class JobQueue:
         with self._cond:
             counts = self._counts
             return QueueStats(
-                backend=self.backend.name,
-                workers=backend.workers,
-                alive_workers=backend.alive,
-                busy_workers=backend.busy,
-                running=counts[JobState.RUNNING],
-                queued=counts[JobState.QUEUED],
-                max_waiting=self.max_waiting,
-                submitted=self._submitted,
-                done=counts[JobState.DONE],
-                failed=counts[JobState.FAILED],
-                cancelled=counts[JobState.CANCELLED],
-                closed=self._closed,
-                cluster_waiting=backend.cluster_waiting,
+                backend=self.backend.name, workers=backend.workers, alive_workers=backend.alive,
+                busy_workers=backend.busy, running=counts[JobState.RUNNING],
+                queued=counts[JobState.QUEUED], max_waiting=self.max_waiting,
+                submitted=self._submitted, done=counts[JobState.DONE],
+                failed=counts[JobState.FAILED], cancelled=counts[JobState.CANCELLED],
+                closed=self._closed, cluster_waiting=backend.cluster_waiting,
                 problems=backend.problems,
-            )
+            )  # fmt: skip
 
     # -- observing -------------------------------------------------------------------------
     def subscribe(self, owner: str, listener: Listener) -> Callable[[], None]:
         """Call `listener()` (from any thread) whenever one of `owner`'s jobs changes."""
-        with self._cond:
-            self._owner_listeners.setdefault(owner, []).append(listener)
-        return lambda: self._unsubscribe(self._owner_listeners.get(owner, []), listener)
+        return self._listeners.subscribe(owner, listener)
 
     def subscribe_stats(self, listener: Listener) -> Callable[[], None]:
         """Call `listener()` (from any thread) whenever the queue's figures change."""
-        with self._cond:
-            self._stats_listeners.append(listener)
-        return lambda: self._unsubscribe(self._stats_listeners, listener)
-
-    def _unsubscribe(self, listeners: list[Listener], listener: Listener) -> None:
-        with self._cond:
-            if listener in listeners:
-                listeners.remove(listener)
+        return self._listeners.subscribe_stats(listener)
 
     # -- JobEvents: what the backend reports, from any thread ------------------------------
     def started(self, job_id: int, where: str | None) -> None:
         with self._cond:
-            job = self._by_id.get(job_id)
+            job = self._jobs.get(job_id)
             if job is None or job.state is not JobState.QUEUED:
                 if job is not None and where:
                     job.where = where
@@ -274,7 +247,7 @@ class JobQueue:
 
     def progressed(self, job_id: int, fraction: float) -> None:
         with self._cond:
-            job = self._by_id.get(job_id)
+            job = self._jobs.get(job_id)
             if job is None or job.state is not JobState.RUNNING:
                 return
             job.progress = fraction
@@ -287,7 +260,7 @@ class JobQueue:
 
     def finished(self, job_id: int, outcome: Outcome) -> None:
         with self._cond:
-            job = self._by_id.get(job_id)
+            job = self._jobs.get(job_id)
             if job is None or job.state.final:
                 # Already given its final state (e.g. failed when the server stopped): the
                 # first final state stands.
@@ -329,7 +302,7 @@ class JobQueue:
         if isinstance(outcome, Done):
             self._move(job, lambda: job.set_done(outcome.result, now))
             if job.started_at is not None:
-                self._durations.append(now - job.started_at)
+                self._durations.add(now - job.started_at)
         elif isinstance(outcome, Failed):
             self._move(job, lambda: job.set_failed(outcome.error, now))
             log.warning(
@@ -343,14 +316,7 @@ class JobQueue:
         log.info(
             "job %d (%s) of session %s: %s", job.id, job.kind, self.tag(job.owner), job.state
         )
-        jobs = self._owners.get(job.owner)
-        if jobs is None:
-            return
-        finished = [j.id for j in jobs.values() if j.state.final]
-        for old in finished[: max(0, len(finished) - self.keep_finished)]:
-            del jobs[old]
-            del self._by_id[old]
-        self._forget_if_done(job.owner)
+        self._jobs.ended(job)
 
     def _move(self, job: Job, transition: Callable[[], None]) -> None:
         """Apply a state transition and keep the counts (an illegal one raises)."""
@@ -359,16 +325,8 @@ class JobQueue:
         self._counts[before] -= 1
         self._counts[job.state] += 1
 
-    def _forget_if_done(self, owner: str) -> None:
-        """Drop a closed owner's history once its last running job has ended."""
-        jobs = self._owners.get(owner, {})
-        if owner in self._closed_owners and all(j.state.final for j in jobs.values()):
-            self._closed_owners.discard(owner)
-            for job_id in self._owners.pop(owner, {}):
-                del self._by_id[job_id]
-
     def _unfinished(self) -> list[Job]:
-        return [j for j in self._by_id.values() if not j.state.final]
+        return [j for j in self._jobs if not j.state.final]
 
     def _wait_until_idle(self, timeout: float) -> bool:
         with self._cond:
@@ -376,44 +334,19 @@ class JobQueue:
 
     def _waiting_owners(self) -> set[str]:
         """Owners of queued jobs: their places change when any job ahead moves."""
-        return {j.owner for j in self._by_id.values() if j.state is JobState.QUEUED}
+        return {j.owner for j in self._jobs if j.state is JobState.QUEUED}
 
     def _info(self, job: Job, positions: dict[int, int] | None = None) -> JobInfo:
-        position = eta = None
-        now = self.clock()
-        durations = self._durations
-        mean = sum(durations) / len(durations) if durations else None
+        position = None
         if job.state is JobState.QUEUED:
             positions = self.backend.positions() if positions is None else positions
             if job.id in positions:  # waiting inside the backend (a cluster's queue)
                 position = positions[job.id]
             elif job in self._line:  # behind every job already handed over
                 position = len(positions) + self._line.index(job) + 1
-            if mean is not None and position is not None:
-                # Jobs ahead are taken `workers` at a time; then it runs for about the mean.
-                workers = max(1, self.backend.stats().alive)
-                eta = mean * ((position - 1) // workers + 1) + mean
-        elif job.state is JobState.RUNNING and job.started_at is not None:
-            elapsed = now - job.started_at
-            if job.progress > 0:
-                eta = max(0.0, elapsed / job.progress - elapsed)
-            elif mean is not None:
-                eta = max(0.0, mean - elapsed)
-        return JobInfo(
-            id=job.id, owner=job.owner, kind=job.kind, state=job.state, progress=job.progress,
-            position=position, submitted_at=job.submitted_at, started_at=job.started_at,
-            finished_at=job.finished_at, eta=eta, result=job.result, error=job.error,
-            reason=job.reason, where=job.where,
-        )  # fmt: skip
+        workers = self.backend.stats().alive if job.state is JobState.QUEUED else 1
+        return job.info(position, eta(job, position, self._durations.mean, workers, self.clock()))
 
     def _notify(self, owners: set[str], stats: bool) -> None:
-        """Tell listeners that something changed; never with the lock held, never raising."""
-        with self._cond:
-            listeners = [cb for o in owners for cb in self._owner_listeners.get(o, ())]
-            if stats:
-                listeners += self._stats_listeners
-        for listener in listeners:
-            try:
-                listener()
-            except Exception:
-                log.exception("a job queue listener failed")
+        """Tell listeners that something changed (never with the lock held)."""
+        self._listeners.notify(owners, stats)

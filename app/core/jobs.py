@@ -157,6 +157,15 @@ class Job:
         self._move(JobState.CANCELLED, now)
         self.reason = reason
 
+    def info(self, position: int | None, eta: float | None) -> JobInfo:
+        """A snapshot of the job now, with its place in line and its ETA."""
+        return JobInfo(
+            id=self.id, owner=self.owner, kind=self.kind, state=self.state,
+            progress=self.progress, position=position, submitted_at=self.submitted_at,
+            started_at=self.started_at, finished_at=self.finished_at, eta=eta,
+            result=self.result, error=self.error, reason=self.reason, where=self.where,
+        )  # fmt: skip
+
 
 @dataclass(frozen=True)
 class JobInfo:

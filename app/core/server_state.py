@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 
+from app.core.gc_pauses import GcStats
 from app.core.jobs import QueueStats
 from app.core.loop_lag import LagStats
 
@@ -55,6 +56,7 @@ class Snapshot:
     sessions: int
     sessions_total: int
     loop_lag: LagStats
+    gc: GcStats
     threads: int
     workers_busy: int
     workers_total: int
@@ -90,6 +92,7 @@ def take_snapshot(
     replica: str,
     sessions: tuple[int, int],
     lag: LagStats,
+    gc: GcStats,
     pool: QueueStats,
     started_at: float,
     lag_threshold_ms: float,
@@ -114,6 +117,7 @@ def take_snapshot(
         sessions=live,
         sessions_total=total,
         loop_lag=lag,
+        gc=gc,
         threads=threading.active_count(),
         workers_busy=pool.busy_workers,
         workers_total=pool.workers,

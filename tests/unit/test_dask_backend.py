@@ -114,6 +114,7 @@ class Cluster:
     def close(self) -> None:
         if self.lt.loop.is_closed():
             return
+
         async def close() -> None:
             await self.cluster.close()
 
@@ -308,9 +309,7 @@ def test_progress_reaches_the_queue_and_the_result_comes_back(cluster, queues) -
     assert len(partial) >= 2, seen
 
 
-def test_cancel_a_waiting_job_at_once_and_a_running_one_at_its_next_check(
-    cluster, queues
-) -> None:
+def test_cancel_a_waiting_job_at_once_and_a_running_one_at_its_next_check(cluster, queues) -> None:
     q = queues(replica(cluster.address, "c"))
     running = [q.submit("s", "held", Held(f"r{n}")).id for n in (1, 2)]
     for job_id in running:
@@ -354,6 +353,9 @@ def test_the_cluster_wide_bound_keeps_jobs_waiting_here_until_there_is_room(
         wait_state(a, job_id, JobState.RUNNING)
     wait_until(b.backend.free_slots, lambda n: n == 0, "b sees the bound taken")
     assert a.backend.free_slots() == 0
+    # The leases of a replica that dies free their place after the backend's lease timeout.
+    timeout = cluster.on_scheduler(lambda s: s.extensions["semaphores"].lease_timeouts["bound-2"])
+    assert timeout == 10.0
     later = b.submit("sb", "io", JobSpec("io", 0.1))
     # It waits in b's own line: not handed to the cluster, first in b's line.
     info = b.get(later.id)
@@ -448,6 +450,16 @@ def test_shutdown_leaves_nothing_in_the_cluster(cluster, server) -> None:
         )
     )  # fmt: skip
     assert left == (0, [], 0, [])
+
+
+def test_stop_on_the_loop_closes_behind_and_a_later_stop_waits_for_it(cluster, server) -> None:
+    q = started_queue(server, replica(cluster.address, "y"))
+    job = q.submit("s", "io", JobSpec("io", 0.1))
+    assert wait_state(q, job.id, JobState.DONE).state is JobState.DONE
+    assert server.call(q.backend.stop, 5.0) is False  # the loop cannot wait for itself
+    assert q.backend.unavailable() == "the Dask backend has stopped"
+    assert q.backend.stop(5.0) is True
+    assert q.shutdown(grace=0.5, timeout=1.0)
 
 
 @pytest.fixture(params=[3, 0], ids=["allowed-failures-3", "allowed-failures-0"])

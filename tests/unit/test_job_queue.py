@@ -246,6 +246,25 @@ def test_shutdown_lets_running_jobs_finish_within_the_grace() -> None:
     assert q.get(job.id).state is JobState.DONE
 
 
+def _balanced(stats: QueueStats) -> bool:
+    return stats.submitted == (
+        stats.queued + stats.running + stats.done + stats.failed + stats.cancelled
+    )
+
+
+def _client(q: JobQueue, n: int) -> None:
+    """Forty submits from one owner, cancelling some jobs and, now and then, all of them."""
+    for i in range(40):
+        try:
+            job = q.submit(f"owner-{n}", "tiny", lambda ctx: ctx.sleep(0.001))
+        except (QueueFull, OwnerLimitReached):
+            continue
+        if i % 3 == 0:
+            q.cancel(job.id)
+        if i % 10 == 0:
+            q.cancel_owner(f"owner-{n}")
+
+
 def test_accounting_holds_under_concurrent_submits_and_cancels() -> None:
     q = thread_queue(2, max_waiting=50, max_per_owner=10).start()
     stop = threading.Event()
@@ -254,25 +273,12 @@ def test_accounting_holds_under_concurrent_submits_and_cancels() -> None:
     def check() -> None:
         while not stop.is_set():
             stats = q.stats()
-            if stats.submitted != (
-                stats.queued + stats.running + stats.done + stats.failed + stats.cancelled
-            ):
+            if not _balanced(stats):
                 problems.append(stats)
-
-    def client(n: int) -> None:
-        for i in range(40):
-            try:
-                job = q.submit(f"owner-{n}", "tiny", lambda ctx: ctx.sleep(0.001))
-            except (QueueFull, OwnerLimitReached):
-                continue
-            if i % 3 == 0:
-                q.cancel(job.id)
-            if i % 10 == 0:
-                q.cancel_owner(f"owner-{n}")
 
     checker = threading.Thread(target=check)
     checker.start()
-    clients = [threading.Thread(target=client, args=(n,)) for n in range(8)]
+    clients = [threading.Thread(target=_client, args=(q, n)) for n in range(8)]
     for t in clients:
         t.start()
     for t in clients:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 import time
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 from queue_helpers import thread_queue
 
+from app.core.gc_pauses import GcPauses
 from app.core.jobs import QueueStats
 from app.core.loop_lag import LoopLagProbe
 from app.core.server_state import rss_bytes, take_snapshot
@@ -72,7 +74,8 @@ def test_snapshot_figures_and_status() -> None:
     queue = thread_queue(2, max_waiting=7).start()
     wait_until(lambda: queue.stats().alive_workers, lambda n: n == 2)
     snap = take_snapshot(
-        replica="r1", sessions=(1, 3), lag=LoopLagProbe().stats(), pool=queue.stats(),
+        replica="r1", sessions=(1, 3), lag=LoopLagProbe().stats(), gc=GcPauses().stats(),
+        pool=queue.stats(),
         started_at=time.monotonic() - 3, lag_threshold_ms=100, not_ready=[],
     )  # fmt: skip
     assert (snap.status, snap.ready, snap.reasons) == ("ok", True, [])
@@ -99,8 +102,8 @@ def test_lag_and_backend_problems_degrade_but_only_not_ready_reasons_unready(loo
         max_waiting=10, submitted=0, done=0, failed=0, cancelled=0, closed=False,
         problems=("1 of 2 workers died and are being replaced",),
     )  # fmt: skip
-    kwargs = dict(replica="r", sessions=(0, 0), lag=probe.stats(), pool=pool, started_at=0.0,
-                  lag_threshold_ms=50)  # fmt: skip
+    kwargs = dict(replica="r", sessions=(0, 0), lag=probe.stats(), gc=GcPauses().stats(),
+                  pool=pool, started_at=0.0, lag_threshold_ms=50)  # fmt: skip
     busy = take_snapshot(**kwargs, not_ready=[])
     assert (busy.status, busy.ready) == ("degraded", True)  # degraded, still serving
     assert busy.reasons[0].startswith("event-loop lag p99")
@@ -112,3 +115,18 @@ def test_lag_and_backend_problems_degrade_but_only_not_ready_reasons_unready(loo
 
 def test_rss_is_read() -> None:
     assert rss_bytes() > 10 * 2**20
+
+
+def test_gc_pauses_are_timed() -> None:
+    pauses = GcPauses()
+    pauses.start()
+    try:
+        gc.collect()
+        gc.collect(0)
+    finally:
+        pauses.stop()
+    stats = pauses.stats()
+    assert stats.collections >= 2 and stats.oldest_generation >= 1
+    assert 0 < stats.max_ms <= stats.total_ms
+    gc.collect()
+    assert pauses.stats().collections == stats.collections  # stopped: no longer timed

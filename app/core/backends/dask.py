@@ -88,7 +88,7 @@ REFRESH_SECONDS = 0.5  # the cluster's figures and the positions are read this o
 LEASE_WAIT = 1.0  # seconds a lease is waited for on the scheduler before the pump looks again
 CANCEL_GRACE = 2.0  # a job cancelled before it started: its Event stays set this long
 RETRY_FIRST = 1.0  # seconds before connecting again; doubles up to `retry_max`
-STOP_WAIT = 1.0  # at stop, how long running tasks get to see their Event before it is cleared
+STOP_WAIT = 1.0  # at stop, the most running tasks get to see their Event before it is cleared
 LOST = "the Dask cluster connection was lost"
 
 
@@ -174,6 +174,7 @@ class DaskBackend(Backend):
         self._pump_wake: asyncio.Event | None = None
         self._kick: asyncio.Event | None = None
         self._to_clear: set[str] = set()  # Events set and not cleared yet
+        self._closing: concurrent.futures.Future | None = None  # stop() under way
 
     # -- the Backend interface (any thread) --------------------------------------------------
     def start(self, events: JobEvents) -> None:
@@ -259,30 +260,33 @@ class DaskBackend(Backend):
             )
 
     def stop(self, timeout: float) -> bool:
+        """Close on the loop. From another thread: wait for it, up to `timeout`. On the loop
+        itself: the closing goes on behind, and this says False (not stopped yet)."""
         with self._lock:
             if self._stopped is not None:
                 return self._stopped
             self._stopping = True
             loop = self._loop
-        if loop is None or loop.is_closed():
-            stopped = loop is None
-        else:
+            if loop is not None and loop.is_running() and self._closing is None:
+                self._closing = asyncio.run_coroutine_threadsafe(self._close(timeout), loop)
+            closing = self._closing
+        if loop is None:
+            stopped = True
+        elif closing is not None:
             try:
-                here = asyncio.get_running_loop() is loop
+                if asyncio.get_running_loop() is loop:
+                    return False  # the loop cannot wait for itself
             except RuntimeError:
-                here = False
-            if here:  # the loop must do the closing and cannot wait for it: close behind
-                self._spawn(self._close(timeout), "dask-backend-close")
-                return False
-            if loop.is_running():
-                done = asyncio.run_coroutine_threadsafe(self._close(timeout), loop)
-                try:
-                    stopped = done.result(timeout + 0.5)
-                except (concurrent.futures.TimeoutError, concurrent.futures.CancelledError):
-                    done.cancel()
-                    stopped = False
-            else:  # the loop has stopped (at exit): close on it, here
-                stopped = loop.run_until_complete(self._close(timeout))
+                pass
+            try:
+                stopped = closing.result(timeout + 0.5)
+            except (concurrent.futures.TimeoutError, concurrent.futures.CancelledError):
+                closing.cancel()
+                stopped = False
+        elif not loop.is_closed():  # the loop has stopped (at exit): close on it, here
+            stopped = loop.run_until_complete(self._close(timeout))
+        else:
+            stopped = self._client is None
         with self._lock:
             self._stopped = stopped
         log.info("dask backend stopped (%s)", "clean" if stopped else "forced")
@@ -366,6 +370,7 @@ class DaskBackend(Backend):
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # connecting failed, or the cluster cannot be used
+                self._lose()  # (only if it was connected: a fault of this backend itself)
                 self._set_down(exc)
                 if self._client is not None:
                     await self._discard(self._client)
@@ -579,6 +584,7 @@ class DaskBackend(Backend):
         _, msg = event
         if not isinstance(msg, dict):
             return
+        rerun = False
         with self._lock:
             job = self._by_key.get(msg.get("key"))
             if job is None or job.reported:
@@ -588,7 +594,6 @@ class DaskBackend(Backend):
                 if job.started:  # its task runs a second time: the first worker died
                     rerun = True
                 else:
-                    rerun = False
                     job.started = True
                     job.where = str(msg.get("where"))
                     self._unrank(job)
@@ -633,6 +638,7 @@ class DaskBackend(Backend):
             return
         try:
             job.event_set = True
+            self._to_clear.add(self._cancel_name(job))  # cleared once the task is over
             await asyncio.wait_for(
                 Event(self._cancel_name(job), client=client).set(), self.call_timeout
             )
@@ -674,6 +680,7 @@ class DaskBackend(Backend):
             job = self._launch.popleft() if granted and self._launch else None
             if job is not None:
                 job.leased = True
+                job.gen = gen  # handed over while disconnected, it belongs to this connection
                 self._held += 1
         if not granted:
             return True  # the bound is full: wait on the scheduler again
@@ -694,8 +701,14 @@ class DaskBackend(Backend):
         try:
             future = client.get({job.key: task}, job.key, sync=False, fifo_timeout="0ms")
         except Exception as exc:
-            self._spawn(self._resolved(job, Failed(f"it could not be sent to the Dask cluster "
-                                                   f"({type(exc).__name__}: {exc})")))
+            self._spawn(
+                self._resolved(
+                    job,
+                    Failed(
+                        f"it could not be sent to the Dask cluster ({type(exc).__name__}: {exc})"
+                    ),
+                )
+            )
             return
         job.future = future
         self._spawn(self._await(job), f"dask-job-{job.id}")
@@ -711,8 +724,10 @@ class DaskBackend(Backend):
                 outcome = Failed(self._lost_reason(job))
                 self._lose()
             else:
-                outcome = Cancelled() if job.reported else Failed(
-                    f"the Dask cluster cancelled it ({exc.reason})"
+                outcome = (
+                    Cancelled()
+                    if job.reported
+                    else Failed(f"the Dask cluster cancelled it ({exc.reason})")
                 )
         except KilledWorker:
             where = f" ({job.where})" if job.where else ""
@@ -749,7 +764,6 @@ class DaskBackend(Backend):
             await asyncio.wait({job.stopper}, timeout=self.call_timeout)
         if job.event_set and job.gen == self._gen:
             name = self._cancel_name(job)
-            self._to_clear.add(name)
             if job.before_start:  # a task sent to a worker in that moment looks at it first
                 await asyncio.sleep(CANCEL_GRACE)
             await self._clear_event(name)
@@ -767,7 +781,7 @@ class DaskBackend(Backend):
         """Stop for good, on the loop: what still runs in the cluster is told to stop, leases go
         back, Events are cleared, the client closes. Whether it all happened in `timeout`."""
         try:
-            return await asyncio.wait_for(self._close_steps(), timeout)
+            return await asyncio.wait_for(self._close_steps(min(STOP_WAIT, timeout / 3)), timeout)
         except TimeoutError:
             return False
         finally:
@@ -776,7 +790,7 @@ class DaskBackend(Backend):
             self._drop_bound(self._sem)
             self._sem = None
 
-    async def _close_steps(self) -> bool:
+    async def _close_steps(self, stop_wait: float) -> bool:
         from distributed import Event
 
         current = asyncio.current_task()
@@ -799,11 +813,12 @@ class DaskBackend(Backend):
             if futures:  # tasks that see their Event end within a few ms
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(
-                        asyncio.gather(*(_settled(f) for f in futures)), STOP_WAIT
+                        asyncio.gather(*(_settled(f) for f in futures)), stop_wait
                     )
             # The Event of a task still running stays set, so that it stops at its next check.
             running = [job for job in jobs if job.future is not None and not job.future.done()]
             self._to_clear.update(self._cancel_name(job) for job in jobs if job not in running)
+            self._to_clear.difference_update(self._cancel_name(job) for job in running)
             if running:
                 log.warning(
                     "%d Dask tasks had not stopped when the backend stopped: their cancel "
