@@ -7,7 +7,7 @@ ARGS ?=
 PYTEST_ARGS ?=
 BIN := $(VENV)/bin
 
-.PHONY: serve test screenshots soak docker-smoke bench bench-quick lint clean
+.PHONY: serve cluster test screenshots soak docker-smoke bench bench-quick lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,9 +37,23 @@ BROWSER_SETUP = browser="$${CHROMIUM_EXECUTABLE:-$$(command -v chromium || comma
 	fi; \
 	export CHROMIUM_EXECUTABLE="$$browser"
 
+# haproxy, for the scale-out tests and `make cluster`: Debian's, installed when missing and root.
+HAPROXY_SETUP = command -v haproxy >/dev/null || { \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing haproxy (Debian)"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends haproxy >/dev/null \
+		|| { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends haproxy >/dev/null; }; \
+	else echo "haproxy not found: install it (apt-get install haproxy) for the scale-out tests"; fi; }
+
+## cluster: the scaled-out topology on loopback: Dask scheduler, 2 workers, 2 replicas, haproxy on PORT
+cluster: $(VENV)/.serve-installed
+	@$(HAPROXY_SETUP)
+	$(BIN)/python -m deploy.cluster
+
 ## test: lint, unit tests and headless-browser tests, the latter also with --num-threads 2
 test: $(VENV)/.test-installed
 	$(BIN)/ruff check .
+	@$(HAPROXY_SETUP)
 	@$(BROWSER_SETUP); \
 	$(BIN)/pytest $(PYTEST_ARGS) && \
 	echo "The pages again, served with --num-threads 2:" && \

@@ -63,13 +63,13 @@ class Runtime:
         )
         self.probe = LoopLagProbe(interval=0.1, window=60.0)
         self.gc_pauses = GcPauses(window=60.0)
+        self.replica = settings.replica_name or _default_replica_name(settings.port)
         self.queue = JobQueue(
-            backend or ThreadBackend(settings.queue_workers),
+            backend or make_backend(settings, self.replica),
             max_waiting=settings.queue_max_waiting,
             max_per_owner=settings.queue_max_per_session,
             tag=self.sessions.tag,
         )
-        self.replica = settings.replica_name or f"{socket.gethostname()}-{os.getpid()}"
         # What visitors can repeat, bounded (app/server/ applies these).
         self.refusals = RefusalLog()
         self.admission = Admission(
@@ -204,6 +204,24 @@ class Runtime:
         if lag_window is None:
             self._snapshot = (now, taken)
         return taken
+
+
+def make_backend(settings: Settings, replica: str) -> Backend:
+    """Threads of this process, or the Dask cluster at DASK_SCHEDULER_ADDRESS (never a silent
+    fallback from one to the other)."""
+    if not settings.dask_scheduler_address:
+        return ThreadBackend(settings.queue_workers)
+    from app.core.backends.dask import DaskBackend
+
+    return DaskBackend(settings.dask_scheduler_address, replica, settings.cluster_max_jobs)
+
+
+def _default_replica_name(port: int) -> str:
+    """Host and port, and the process index with --num-procs: stable across restarts."""
+    from tornado.process import task_id
+
+    index = task_id()
+    return f"{socket.gethostname()}:{port}" + ("" if index is None else f"/{index}")
 
 
 @dataclass

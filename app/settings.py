@@ -58,6 +58,15 @@ class Settings:
         20, "Most unfinished jobs one session may have.", 1, 1000
     )
     queue_item_seconds: float = setting(2.0, "How long one queue item works.", 0.0, 600.0)
+    # -- the Dask cluster (optional) -----------------------------------------------------------
+    dask_scheduler_address: str = setting(
+        "", "When set (e.g. `tcp://scheduler:8786`), jobs run on that Dask cluster instead of "
+        "this process's threads."
+    )
+    cluster_max_jobs: int = setting(
+        200, "On Dask: most unfinished jobs of every replica together; give every replica the "
+        "same value.", 1, 100_000,
+    )  # fmt: skip
     # -- the async page --------------------------------------------------------------------------
     async_task_seconds: float = setting(2.0, "How long each async click awaits.", 0.0, 600.0)
     async_max_tasks: int = setting(50, "Most async tasks one session may have running.", 1, 1000)
@@ -73,7 +82,8 @@ class Settings:
     stream_rollover: int = setting(2000, "Most points the streaming plot keeps.", 10, 100_000)
     # -- the process's life ----------------------------------------------------------------------
     replica_name: str = setting(
-        "", "Name this process gives in `/health` (default: host name and process id)."
+        "", "Name this process gives in `/health` and to the Dask cluster; keep it stable across "
+        "restarts (default: host name and port, and the process index with --num-procs)."
     )
     session_linger_seconds: float = setting(
         1.0, "A session ends this long after its tab's websocket closed (its jobs, tasks and "

@@ -1,8 +1,8 @@
 """The scaled-out topology on one machine, as plain processes on loopback (`make cluster`):
 
-    dask scheduler ── dask worker × WORKERS
+    dask scheduler ── dask worker (WORKERS of them)
           │
-    app replica × REPLICAS (python -m app, jobs on the cluster)
+    app replicas (REPLICAS of them, python -m app, jobs on the cluster)
           │
     haproxy on PORT (sticky by cookie, routes by /health)
 
@@ -30,10 +30,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.core.backends.dask import CLUSTER_CONFIG
 from tests.support.serving import ROOT, answers, free_port
 
 DASK = str(Path(sys.executable).parent / "dask")
+# What the Dask backend needs of the cluster (app/core/backends/dask.py): a worker thread takes
+# one job and the rest wait, in order, in the scheduler's queue; a job whose worker dies fails
+# instead of running again; a dead replica's leases of the shared bound are freed promptly.
+CLUSTER_CONFIG = {
+    "DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION": "1.0",
+    "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0",
+    "DASK_DISTRIBUTED__SCHEDULER__LOCKS__LEASE_VALIDATION_INTERVAL": "1s",
+}
 HAPROXY_CFG = ROOT / "deploy" / "haproxy.cfg"
 READY_SECONDS = 90.0
 
@@ -127,14 +134,15 @@ def start(
     try:
         part = _spawn("scheduler", [
             DASK, "scheduler", "--host", "127.0.0.1", "--port", str(scheduler_port),
-            "--dashboard-address", "127.0.0.1:0",
+            "--no-dashboard", "--dashboard-address", "127.0.0.1:0",
         ], logs, CLUSTER_CONFIG, scheduler)  # fmt: skip
         cluster.parts.append(part)
         _wait(lambda: _port_open(scheduler_port), part, "the scheduler's port")
         for n in range(1, workers + 1):
             cluster.parts.append(_spawn(f"worker-{n}", [
                 DASK, "worker", scheduler, "--name", f"worker-{n}", "--nthreads", "1",
-                "--nworkers", "1", "--host", "127.0.0.1", "--dashboard-address", "127.0.0.1:0",
+                "--nworkers", "1", "--host", "127.0.0.1", "--no-dashboard",
+                "--dashboard-address", "127.0.0.1:0",
             ], logs, CLUSTER_CONFIG, "1 thread"))  # fmt: skip
         _wait(lambda: _registered(part, workers), part, f"{workers} workers registered")
         secret = os.environ.get("BOKEH_SECRET_KEY") or secrets.token_urlsafe(32)

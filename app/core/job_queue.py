@@ -24,6 +24,7 @@ from app.core.eta import Durations, eta
 from app.core.history import History
 from app.core.jobs import (
     BackendUnavailable,
+    ClusterFull,
     Job,
     JobInfo,
     JobState,
@@ -132,6 +133,9 @@ class JobQueue:
             pending = len(self._jobs.unfinished_of(owner))
             if pending >= self.max_per_owner:
                 raise OwnerLimitReached(pending, self.max_per_owner)
+            full = self.backend.full()
+            if full is not None:
+                raise ClusterFull(full)
             waiting = self._counts[JobState.QUEUED]
             # A job that the backend starts at once never waits: only count real waiters.
             starts_now = self.backend.starts_at_once and self.backend.free_slots() > 0
@@ -342,8 +346,9 @@ class JobQueue:
             positions = self.backend.positions() if positions is None else positions
             if job.id in positions:  # waiting inside the backend (a cluster's queue)
                 position = positions[job.id]
-            elif job in self._line:  # behind every job already handed over
-                position = len(positions) + self._line.index(job) + 1
+            elif job in self._line:  # behind every job already in the backend's line
+                ahead = max([*positions.values(), self.backend.stats().cluster_waiting or 0])
+                position = ahead + self._line.index(job) + 1
         workers = self.backend.stats().alive if job.state is JobState.QUEUED else 1
         return job.info(position, eta(job, position, self._durations.mean, workers, self.clock()))
 

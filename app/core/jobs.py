@@ -59,6 +59,13 @@ class OwnerLimitReached(JobRejected):
         )
 
 
+class ClusterFull(JobRejected):
+    """The bound every replica shares is reached."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(f"The cluster is full: {why}, try again shortly")
+
+
 class QueueClosed(JobRejected):
     """The queue is shutting down and accepts no more work."""
 

@@ -27,7 +27,7 @@ import pytest
 
 from app.core.backends.dask import DaskBackend
 from app.core.job_queue import JobQueue
-from app.core.jobs import BackendUnavailable, JobContext, JobState
+from app.core.jobs import BackendUnavailable, ClusterFull, JobContext, JobState
 from app.core.work import JobSpec
 
 WAIT = 30.0  # the most any condition may take to come true (a shared, loaded machine)
@@ -86,8 +86,10 @@ class Cluster:
         async def make():
             with dask.config.set(settings):
                 return await distributed.LocalCluster(
-                    n_workers=2, threads_per_worker=1, dashboard_address="127.0.0.1:0",
-                    asynchronous=True, **kwargs,
+                    n_workers=2, threads_per_worker=1, asynchronous=True,
+                    # Every HTTP server on loopback: the workers' bind 0.0.0.0 by default.
+                    dashboard_address="127.0.0.1:0", worker_dashboard_address="127.0.0.1:0",
+                    **kwargs,
                 )  # fmt: skip
 
         self.cluster = self.lt.run(make(), timeout=60)
@@ -260,7 +262,7 @@ def test_two_replicas_share_one_line_first_come_first_served(cluster, queues) ->
     # Both worker threads are taken by a's first two jobs.
     first = [a.submit("sa", "held", Held(f"g{n}")).id for n in (1, 2)]
     for job_id in first:
-        assert wait_state(a, job_id, JobState.RUNNING, JobState.DONE) is not None
+        wait_state(a, job_id, JobState.RUNNING)
     assert all(a.get(j).where.startswith("dask worker ") for j in first)
     # The rest arrive alternately from the two replicas; each waits in the cluster's one line.
     line = []
@@ -273,7 +275,7 @@ def test_two_replicas_share_one_line_first_come_first_served(cluster, queues) ->
     for q in (a, b):
         wait_until(lambda q=q: q.stats().cluster_waiting, lambda n: n == 4, "4 waiting")
         assert q.stats().workers == 2 and q.stats().busy_workers == 2
-    # Each job that ends lets the first in line start, whichever replica it came from.
+    # Each worker that frees up takes the first in line, whichever replica it came from.
     for gate in ("g1", "g2"):
         cluster.open(gate)
     q, job_id, _ = line[0]
@@ -343,7 +345,7 @@ def test_a_job_raising_system_exit_fails_and_the_worker_lives(cluster, queues) -
     assert (stats.workers, stats.alive_workers, stats.problems) == (2, 2, ())
 
 
-def test_the_cluster_wide_bound_keeps_jobs_waiting_here_until_there_is_room(
+def test_the_cluster_wide_bound_refuses_new_jobs_with_its_message_until_there_is_room(
     cluster, queues
 ) -> None:
     a = queues(replica(cluster.address, "ba", max_jobs=2, bound_name="bound-2"))
@@ -356,13 +358,15 @@ def test_the_cluster_wide_bound_keeps_jobs_waiting_here_until_there_is_room(
     # The leases of a replica that dies free their place after the backend's lease timeout.
     timeout = cluster.on_scheduler(lambda s: s.extensions["semaphores"].lease_timeouts["bound-2"])
     assert timeout == 10.0
-    later = b.submit("sb", "io", JobSpec("io", 0.1))
-    # It waits in b's own line: not handed to the cluster, first in b's line.
-    info = b.get(later.id)
-    assert (info.state, info.position) == (JobState.QUEUED, 1)
-    assert b.backend.positions() == {}
-    assert b.stats().cluster_waiting == 0
+    # Every replica refuses a new job, with the bound's own message, and enqueues nothing.
+    for q, owner in ((a, "sa"), (b, "sb")):
+        with pytest.raises(ClusterFull, match=r"^The cluster is full: 2 jobs of every server "
+                           r"are unfinished, the most it takes, try again shortly$"):
+            q.submit(owner, "io", JobSpec("io", 0.1))
+    assert b.jobs_of("sb") == [] and b.stats().queued == 0
     cluster.open("b1")
+    wait_until(b.backend.full, lambda why: why is None, "room again")
+    later = b.submit("sb", "io", JobSpec("io", 0.1))
     assert wait_state(b, later.id, JobState.DONE).state is JobState.DONE
     cluster.open("b2")
     assert wait_state(a, held[1], JobState.DONE).state is JobState.DONE
@@ -492,6 +496,11 @@ def test_worker_processes_run_pickled_jobs_and_a_killed_worker_fails_its_job(
     info = wait_state(q, victim.id, JobState.FAILED, JobState.DONE, JobState.CANCELLED)
     assert info.state is JobState.FAILED
     assert info.error.startswith("its Dask worker died while running it"), info.error
+    # Not run again: its task leaves the cluster (the second run, if one began, is stopped).
+    wait_until(
+        lambda: cluster.on_scheduler(lambda s: [k for k in s.tasks if k.endswith(f"-{victim.id}")]),
+        lambda keys: keys == [], "the task to be gone",
+    )  # fmt: skip
     # The cluster carries on (the nanny restarts the worker).
     after = q.submit("s", "io", JobSpec("io", 0.1))
     assert wait_state(q, after.id, JobState.DONE).state is JobState.DONE

@@ -91,6 +91,10 @@ class Backend(ABC):
         """Why no job can be submitted now (the cluster cannot be reached), or None."""
         return None
 
+    def full(self) -> str | None:
+        """Why it takes no more jobs now, as a bound every replica shares, or None."""
+        return None
+
     @abstractmethod
     def stats(self) -> BackendStats: ...
 

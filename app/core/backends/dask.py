@@ -239,6 +239,12 @@ class DaskBackend(Backend):
                 return "the Dask backend has not started"
             return None if self._ready else self._down
 
+    def full(self) -> str | None:
+        with self._lock:
+            if not self._ready or self._stopping or self._free() > 0:
+                return None
+            return f"{self.max_jobs} jobs of every server are unfinished, the most it takes"
+
     def stats(self) -> BackendStats:
         with self._lock:
             if self._stopping or self._events is None:
@@ -486,17 +492,20 @@ class DaskBackend(Backend):
 
     def _set_down(self, exc: BaseException) -> None:
         """Not connected, or connected but unusable: say why, once per change."""
+        detail = f"{type(exc).__name__}: {next(iter(str(exc).strip().splitlines()), '')}"
         if isinstance(exc, OSError | TimeoutError):
             why = f"the Dask cluster at {self.address} cannot be reached"
+            logged = f"{why} ({detail})"
         else:
-            why = f"the Dask cluster at {self.address} cannot be used ({type(exc).__name__}: {exc})"
+            if isinstance(exc, ImportError):
+                detail += "; its scheduler and workers need this app installed"
+            why = logged = f"the Dask cluster at {self.address} cannot be used ({detail})"
         with self._lock:
             changed = why != self._down
             self._ready = False
             self._down = why
         if changed:
-            log.warning("%s (%s: %s); trying again every few seconds", why,
-                        type(exc).__name__, exc)  # fmt: skip
+            log.warning("%s; trying again every few seconds", logged)
 
     def _lose(self) -> None:
         """The connection is gone: every job handed over fails, once; submit refuses."""
@@ -732,8 +741,9 @@ class DaskBackend(Backend):
         except KilledWorker:
             where = f" ({job.where})" if job.where else ""
             outcome = Failed(f"its Dask worker died while running it{where}; it is not run again")
-        except Exception as exc:
-            outcome = Failed(f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # e.g. a scheduler or worker that cannot import the app
+            first = next(iter(str(exc).strip().splitlines()), "")
+            outcome = Failed(f"{type(exc).__name__}: {first}")
         if not isinstance(outcome, Done | Failed | Cancelled):
             outcome = Failed(f"its Dask task returned {type(outcome).__name__}")
         await self._resolved(job, outcome)
@@ -752,7 +762,10 @@ class DaskBackend(Backend):
                 self._held -= 1
             job.leased = False
             sem = self._sem
-        job.future = None  # the scheduler forgets the task
+        future, job.future = job.future, None
+        if future is not None:  # the scheduler forgets the task now, not when the GC finds it
+            with contextlib.suppress(Exception):
+                future.release()
         if report:
             self._report(job.id, outcome)
         if release and sem is not None:

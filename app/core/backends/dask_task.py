@@ -2,7 +2,8 @@
 the scheduler plugin through which it reads the cluster's figures and queue positions.
 
 Both are imported by reference, so the scheduler and every worker must be able to import the
-app (the same image, or PYTHONPATH pointing at it, with the same pinned dask and distributed):
+app (this project installed in their environment as in the app's, or PYTHONPATH pointing at it,
+with the same pinned dask and distributed):
 the scheduler unpickles each job's task (and so imports this module and app.core.work) before
 it queues it. This module imports nothing of the app beyond the vocabulary of jobs, so that
 importing it stays cheap there.
