@@ -3,12 +3,15 @@
 A collection of the oldest generation walks every tracked object, holding the GIL: every thread,
 the event loop included, waits meanwhile. `GcPauses` times each collection through
 `gc.callbacks` and keeps the recent ones, so the monitor and /health can show the longest pause.
+
+No lock: a collection can start at any allocation, also in a thread that holds a lock the
+callback would take (a deadlock). The callback only appends to a deque, which is atomic, and
+`stats` copies it again if a collection changed it meanwhile.
 """
 
 from __future__ import annotations
 
 import gc
-import threading
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -32,7 +35,6 @@ class GcPauses:
         self.window = window
         self._pauses: deque[tuple[float, float, int]] = deque(maxlen=keep)  # end, ms, generation
         self._started: float | None = None
-        self._lock = threading.Lock()
 
     def start(self) -> None:
         if self._callback not in gc.callbacks:
@@ -49,14 +51,20 @@ class GcPauses:
         elif self._started is not None:
             pause = (now - self._started) * 1000
             self._started = None
-            with self._lock:
-                self._pauses.append((time.monotonic(), pause, info.get("generation", 0)))
+            self._pauses.append((time.monotonic(), pause, info.get("generation", 0)))
 
     def stats(self, window: float | None = None) -> GcStats:
         window = self.window if window is None else window
         horizon = time.monotonic() - window
-        with self._lock:
-            recent = [(ms, gen) for at, ms, gen in self._pauses if at >= horizon]
+        for _ in range(10):
+            try:
+                pauses = list(self._pauses)
+                break
+            except RuntimeError:  # a collection appended while this copied: copy again
+                continue
+        else:
+            pauses = []
+        recent = [(ms, gen) for at, ms, gen in pauses if at >= horizon]
         return GcStats(
             collections=len(recent),
             max_ms=round(max((ms for ms, _ in recent), default=0.0), 2),

@@ -5,12 +5,13 @@ server's hardening, installed before the server builds its routes.
 - protocol.py: a browser message the server cannot apply is one log line, and no traceback
   goes back to the browser;
 - login.py: failed logins are throttled per client;
-- websocket.py and logs.py: a refused connection is one line, no traceback, no session id.
+- websocket.py and logs.py: a refused connection is one line, no traceback, no session id;
+- speedups.py: contained workarounds for costs profiled inside Panel and Bokeh.
 """
 
 from __future__ import annotations
 
-from app.server import login, logs, pages, protocol, websocket
+from app.server import login, logs, pages, protocol, speedups, websocket
 from app.server.health import HealthHandler
 
 pages.install()
@@ -18,5 +19,6 @@ websocket.install()
 protocol.install()
 login.install()
 logs.install()
+speedups.install()
 
 ROUTES = [(r"/health", HealthHandler)]

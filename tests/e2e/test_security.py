@@ -276,5 +276,6 @@ def login(server: Served, password: str) -> tuple[int, str]:
         answer = opener.open(urllib.request.Request(f"{server.url}/login", data=data), timeout=10)
     except urllib.error.HTTPError as refused:
         answer = refused
-    cookies = "; ".join(c.split(";")[0] for c in answer.headers.get_all("Set-Cookie") or [])
-    return answer.code, cookies
+    with answer:
+        cookies = "; ".join(c.split(";")[0] for c in answer.headers.get_all("Set-Cookie") or [])
+        return answer.code, cookies

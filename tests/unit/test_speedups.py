@@ -1,0 +1,30 @@
+"""The workarounds in app/server/speedups.py replace private methods of one Panel and one
+Bokeh version: they install on those, and this fails when either changes, so that each is
+checked again against the new code."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from importlib.metadata import version
+
+from app.server import speedups
+
+
+def test_the_versions_they_were_written_for_are_the_ones_installed() -> None:
+    assert (version("panel"), version("bokeh")) == (speedups.PANEL, speedups.BOKEH), (
+        "Panel or Bokeh changed: check every workaround in app/server/speedups.py against the "
+        "new code (and drop those the new version no longer needs), then update PANEL/BOKEH."
+    )
+
+
+def test_they_install_in_a_fresh_process() -> None:
+    # In a process of its own: they change Panel for the whole process.
+    code = (
+        "from app.server import speedups; speedups.install(); "
+        "import panel.io.document as d; print(d._dispatch_msgs.__module__)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60, check=False)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "app.server.speedups"
