@@ -36,6 +36,6 @@ EXPOSE 5006
 # Liveness, not readiness: restart only a server that no longer answers, never one that is
 # merely busy (that would lose every session on it). Balancers route by /health instead.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://localhost:%s/liveness' % os.environ.get('PORT', '5006'), timeout=4)"]
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/liveness' % os.environ.get('PORT', '5006'), timeout=4)"]
 # Exec form: the server runs as PID 1 and receives SIGTERM directly.
 CMD ["python", "-m", "app"]

@@ -107,7 +107,10 @@ def build(engine: str) -> float:
 def image_config(engine: str) -> dict:
     out = sh(engine, "image", "inspect", IMAGE).stdout
     info = json.loads(out)[0]
-    return {"size": info.get("Size", 0), **(info.get("Config") or {})}
+    config = {"size": info.get("Size", 0), **(info.get("Config") or {})}
+    # docker puts the health check in Config; podman beside it
+    config.setdefault("Healthcheck", info.get("Healthcheck"))
+    return config
 
 
 class Running:
@@ -205,6 +208,23 @@ def wait_healthy(running: Running, timeout: float = 60) -> float:
     raise SmokeFailed(f"not healthy within {timeout:.0f} s")
 
 
+def check_behaviour(running: Running, config: dict) -> None:
+    """What the image promises beyond serving pages: its health check asks /liveness (restart
+    only a server that does not answer), /health says ready, and the server is not root."""
+    test = " ".join((config.get("Healthcheck") or {}).get("Test") or [])
+    if "/liveness" not in test:
+        raise SmokeFailed(f"the image's HEALTHCHECK does not ask /liveness: {test!r}")
+    with urllib.request.urlopen(f"http://localhost:{running.port}/health", timeout=5) as answer:
+        health = json.loads(answer.read())
+    if not health.get("ready"):
+        raise SmokeFailed(f"/health does not say ready: {health}")
+    if running.process is not None:  # in the chroot: the server is this process
+        status = Path(f"/proc/{running.process.pid}/status").read_text()
+        uid = next(line.split()[1] for line in status.splitlines() if line.startswith("Uid:"))
+        if uid == "0":
+            raise SmokeFailed("the server runs as root")
+
+
 def browse(base_url: str) -> int:
     """Load every page, click each page's button once; return the number of clicks."""
     errors: list[str] = []
@@ -242,6 +262,7 @@ def main() -> int:
         try:
             running.start()
             healthy_s = wait_healthy(running)
+            check_behaviour(running, config)
             clicks = browse(f"http://localhost:{running.port}")
             stop_s = running.stop()
         finally:
@@ -253,7 +274,8 @@ def main() -> int:
     how = "docker run" if engine == "docker" else "podman build, CMD run in a chroot of the image"
     print(
         f"docker-smoke: PASS ({how}): built in {build_s:.0f} s, image "
-        f"{config['size'] / 2**20:.0f} MiB, healthy {healthy_s:.1f} s after start, 4 pages "
+        f"{config['size'] / 2**20:.0f} MiB, healthy {healthy_s:.1f} s after start (liveness; "
+        f"ready on /health; not root), 4 pages "
         f"loaded and {clicks} buttons clicked, stopped {stop_s:.1f} s after SIGTERM"
     )
     return 0
