@@ -27,21 +27,28 @@ class Gate:
         return "opened"
 
 
-def wait_for_state(q: JobQueue, job_id: int, *states: JobState) -> JobState:
-    """Block on the queue's own notifications (no polling) until the job is in one of `states`."""
+def wait_for(q: JobQueue, job_id: int, accept, what: str = "the job", timeout: float = WAIT):
+    """Block on the queue's notifications to the job's owner (no polling) until
+    `accept(info)`; return that info."""
     changed = threading.Event()
     info = q.get(job_id)
     assert info is not None
     unsubscribe = q.subscribe(info.owner, changed.set)
     try:
-        deadline = time.monotonic() + WAIT
-        while (info := q.get(job_id)) is not None and info.state not in states:
-            assert changed.wait(max(0.0, deadline - time.monotonic())), f"still {info.state}"
+        deadline = time.monotonic() + timeout
+        while not accept(info := q.get(job_id)):
+            left = deadline - time.monotonic()
+            assert left > 0 and changed.wait(left), f"{what}: {info}"
             changed.clear()
-        assert info is not None
-        return info.state
+        return info
     finally:
         unsubscribe()
+
+
+def wait_for_state(q: JobQueue, job_id: int, *states: JobState) -> JobState:
+    """Until the job is in one of `states` (on the queue's own notifications)."""
+    info = wait_for(q, job_id, lambda i: i is not None and i.state in states, "its state")
+    return info.state
 
 
 def wait_for_stats(q: JobQueue, accept, what: str = "the stats") -> object:

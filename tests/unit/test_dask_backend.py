@@ -16,7 +16,6 @@ import signal
 import socket
 import sys
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,11 +23,13 @@ from dataclasses import dataclass
 import dask
 import distributed
 import pytest
+from queue_helpers import wait_for as queue_wait_for
 
 from app.core.backends.dask import DaskBackend
 from app.core.job_queue import JobQueue
 from app.core.jobs import BackendUnavailable, ClusterFull, JobContext, JobState
 from app.core.work import JobSpec
+from tests.support.waiting import wait_until as support_wait_until
 
 WAIT = 30.0  # the most any condition may take to come true (a shared, loaded machine)
 
@@ -214,28 +215,11 @@ def queues(server: LoopThread) -> Iterator[Callable[..., JobQueue]]:
 def wait_until(read: Callable, accept: Callable = bool, what: str = "the condition"):
     """Poll `read()` (briefly, bounded) until `accept` holds; the queue's own notifications are
     used where a job's state is awaited (wait_for)."""
-    deadline = time.monotonic() + WAIT
-    while not accept(value := read()):
-        assert time.monotonic() < deadline, f"{what}: still {value!r}"
-        time.sleep(0.02)
-    return value
+    return support_wait_until(read, accept, WAIT, what)
 
 
 def wait_for(q: JobQueue, job_id: int, accept: Callable, what: str = "the job"):
-    """Block on the queue's notifications of the job's owner until `accept(info)`."""
-    changed = threading.Event()
-    info = q.get(job_id)
-    assert info is not None
-    unsubscribe = q.subscribe(info.owner, changed.set)
-    try:
-        deadline = time.monotonic() + WAIT
-        while not accept(info := q.get(job_id)):
-            left = deadline - time.monotonic()
-            assert left > 0 and changed.wait(left), f"{what}: {info}"
-            changed.clear()
-        return info
-    finally:
-        unsubscribe()
+    return queue_wait_for(q, job_id, accept, what, timeout=WAIT)
 
 
 def wait_state(q: JobQueue, job_id: int, *states: JobState):

@@ -4,8 +4,6 @@ its final state (app/runtime.py)."""
 from __future__ import annotations
 
 import asyncio
-import threading
-from collections.abc import Iterator
 
 import pytest
 from queue_helpers import WAIT, Gate
@@ -14,18 +12,6 @@ from app.core.jobs import JobState, QueueClosed
 from app.runtime import Runtime
 from app.settings import Settings
 from tests.support.waiting import wait_until
-
-
-@pytest.fixture
-def loop() -> Iterator[asyncio.AbstractEventLoop]:
-    """An event loop running in a thread of its own, like the server's."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    yield loop
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(WAIT)
-    loop.close()
 
 
 def on_loop(loop: asyncio.AbstractEventLoop, function, *args):

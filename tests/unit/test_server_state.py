@@ -6,9 +6,7 @@ import asyncio
 import gc
 import threading
 import time
-from collections.abc import Iterator
 
-import pytest
 from queue_helpers import thread_queue
 
 from app.core.gc_pauses import GcPauses
@@ -16,18 +14,6 @@ from app.core.jobs import QueueStats
 from app.core.loop_lag import LoopLagProbe
 from app.core.server_state import rss_bytes, take_snapshot
 from tests.support.waiting import wait_until
-
-
-@pytest.fixture
-def loop() -> Iterator[asyncio.AbstractEventLoop]:
-    """An event loop running in a thread of its own, like the server's."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    yield loop
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(5)
-    loop.close()
 
 
 def run_on(loop: asyncio.AbstractEventLoop, function, *args):
