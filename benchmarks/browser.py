@@ -19,8 +19,9 @@ INSTALL_CLICK_CLOCK = """() => {
 }"""
 
 # Resolves with [performance.now(), the pattern's first group] once a model's `text` matches
-# `pattern` (with atLeast: and its first group, a number, is at least that); null after 60 s.
-WHEN_TEXT = """([pattern, atLeast]) => new Promise(resolve => {
+# `pattern` (with atLeast: and its first group, a number, is at least that); null after
+# `timeoutMs`.
+WHEN_TEXT = """([pattern, atLeast, timeoutMs]) => new Promise(resolve => {
     const re = new RegExp(pattern);
     const watched = [];
     let giveUp = null;
@@ -37,7 +38,7 @@ WHEN_TEXT = """([pattern, atLeast]) => new Promise(resolve => {
         }
         return false;
     };
-    giveUp = setTimeout(() => finish(null), 60000);
+    giveUp = setTimeout(() => finish(null), timeoutMs);
     for (const model of window.Bokeh.documents[0].all_models) {
         if (!model.properties || !('text' in model.properties)) continue;
         if (check(model)) return;
@@ -52,16 +53,48 @@ def install_click_clock(page: Page) -> None:
     page.evaluate(INSTALL_CLICK_CLOCK)
 
 
-def when_text(page: Page, pattern: str, at_least: int | None = None) -> float:
+def when_text(
+    page: Page, pattern: str, at_least: int | None = None, timeout: float = 60.0
+) -> float:
     """The page's performance.now() when a text matching `pattern` showed. With `at_least`,
     the pattern's first group must be a number no smaller than it."""
-    found = page.evaluate(WHEN_TEXT, [pattern, at_least])
+    found = page.evaluate(WHEN_TEXT, [pattern, at_least, timeout * 1000])
     if found is None:
-        raise TimeoutError(f"{pattern!r} did not show within 60 s")
+        raise TimeoutError(f"{pattern!r} did not show within {timeout:g} s")
     return float(found[0])
 
 
-def ms_from_click_until(page: Page, pattern: str, at_least: int | None = None) -> float:
+def ms_from_click_until(
+    page: Page, pattern: str, at_least: int | None = None, timeout: float = 60.0
+) -> float:
     """Milliseconds from the last click in `page` until `pattern` shows (call right after it)."""
-    shown = when_text(page, pattern, at_least)
+    shown = when_text(page, pattern, at_least, timeout)
     return shown - page.evaluate("() => window.__clickedAt")
+
+
+# Finds a button by its label (its textContent: some frameworks restyle the visible text)
+# anywhere in the page, shadow DOM included.
+FIND_BUTTON = """(label) => {
+    const find = (root) => {
+        for (const el of root.querySelectorAll('*')) {
+            if (el.tagName === 'BUTTON' && el.textContent.trim() === label) return el;
+            if (el.shadowRoot) { const found = find(el.shadowRoot); if (found) return found; }
+        }
+        return null;
+    };
+    return find(document);
+}"""
+
+# Clicks it `times` times in one task; returns when it started, by the page's clock.
+CLICK_BUTTON = f"""([label, times]) => {{
+    const button = ({FIND_BUTTON})(label);
+    const started = performance.now();
+    for (let i = 0; i < times; i++) button.click();
+    return started;
+}}"""
+
+
+def click_times(page: Page, label: str, times: int) -> float:
+    """Click the button labelled `label` `times` times at once (one JavaScript loop, as fast
+    as the page takes them); the page's performance.now() at the first click."""
+    return float(page.evaluate(CLICK_BUTTON, [label, times]))

@@ -9,6 +9,12 @@ document is ready, and then sends the same PATCH-DOC messages BokehJS sends for 
 a widget change. The server cannot tell them apart from a browser's. It reads and counts every
 message the server pushes, so a session that stopped receiving shows in the counts.
 
+Like a browser, it sends each message with TCP_NODELAY on its socket (a protocol message is
+several websocket frames: without it, Nagle's algorithm holds the second frame until the server
+acknowledges the first, up to 40 ms with delayed ACKs, and every click would arrive late), keeps
+the cookies the page response sets (a balancer's sticky cookie) for its websocket, and may speak
+from a loopback address of its own (`source`), as distinct visitors do.
+
 What it does not do: render, or echo back the range updates a browser's plot sends after new
 points arrive (one small message per update, noted beside the figures).
 """
@@ -17,11 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 import re
-import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,8 +85,8 @@ def stream_message_bytes(frames: list[str | bytes]) -> list[int]:
 
 @dataclass
 class Counts:
-    """What one session received: messages in all, and those that carry `watch` (a text the
-    session's activity should make the server send, such as "Running")."""
+    """What one session sent (`actions`) and received: messages in all, and those that carry
+    `watch` (a text the session's activity should make the server send, such as "Running")."""
 
     messages: int = 0
     watched: int = 0
@@ -95,10 +99,11 @@ class ProtocolSession:
 
     def __init__(
         self, base_url: str, path: str, watch: str | None = None,
-        headers: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None, source: str | None = None,
     ) -> None:  # fmt: skip
         self.base_url, self.path, self.watch = base_url, path, watch
         self.headers = headers or {}  # sent with the page request and the websocket's
+        self.source = source  # the local address to connect from (None: the system's choice)
         self.token = ""
         self.counts = Counts()
         self._ws: WebSocketClientConnection | None = None
@@ -106,14 +111,23 @@ class ProtocolSession:
         self._reader: asyncio.Task | None = None
 
     async def open(self) -> None:
-        http = AsyncHTTPClient()
-        page = await http.fetch(self.base_url + self.path, headers=self.headers)
+        page = await AsyncHTTPClient().fetch(
+            HTTPRequest(self.base_url + self.path, headers=self.headers,
+                        network_interface=self.source)
+        )  # fmt: skip
         self.token = token = TOKEN.search(page.body.decode()).group(1)
+        cookies = [c.split(";", 1)[0] for c in page.headers.get_list("Set-Cookie")]
+        if cookies:  # a balancer's sticky cookie: the websocket must reach the same replica
+            self.headers = {**self.headers, "Cookie": "; ".join(cookies)}
         ws_url = self.base_url.replace("http", "ws", 1) + self.path + "/ws"
-        request = HTTPRequest(ws_url, headers={"Origin": self.base_url, **self.headers})
+        request = HTTPRequest(
+            ws_url, headers={"Origin": self.base_url, **self.headers},
+            network_interface=self.source,
+        )  # fmt: skip
         self._ws = await websocket_connect(
             request, subprotocols=["bokeh", token], max_message_size=50 * 2**20
         )
+        self._ws.protocol.stream.set_nodelay(True)  # as a browser's socket: no Nagle delay
         await self._read_message()  # ACK
         await self._send("PULL-DOC-REQ", {})
         while True:  # the reply, after any message the server pushed first
@@ -199,155 +213,3 @@ class ProtocolSession:
                     self.counts.errors.append(content[:200])
         except Exception as exc:  # kept in the counts, shown in the results
             self.counts.errors.append(f"reader stopped: {exc!r}")
-
-
-@dataclass(frozen=True)
-class Activity:
-    """What a background session does: on `path`, after the `setup` changes (each given as
-    (attributes that find the model, attribute, new value)), click `label` every `every_ms`,
-    `clicks` times in all (None: until stopped); count server messages carrying `watch`.
-    `label` may name several buttons: each click then picks one of them at random."""
-
-    path: str
-    label: str | tuple[str, ...] | None = None
-    every_ms: int = 1000
-    watch: str | None = None
-    setup: tuple[tuple[dict, str, Any], ...] = ()
-    clicks: int | None = None
-
-
-async def _drive(session: ProtocolSession, activity: Activity, stop: asyncio.Event) -> None:
-    try:
-        await _act(session, activity, stop)
-    except Exception as exc:  # kept in the counts, shown in the results
-        session.counts.errors.append(f"stopped acting: {exc!r}")
-
-
-async def _act(session: ProtocolSession, activity: Activity, stop: asyncio.Event) -> None:
-    for attributes, attr, value in activity.setup:
-        await session.change(session.model_id(**attributes), attr, value)
-    if activity.label is None:
-        await stop.wait()
-        return
-    # Sessions start at random phases, as real visitors would.
-    delay = random.uniform(0, activity.every_ms / 1000)
-    clicks = 0
-    while not stop.is_set() and (activity.clicks is None or clicks < activity.clicks):
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=delay)
-        except TimeoutError:
-            label = activity.label
-            await session.click(label if isinstance(label, str) else random.choice(label))
-            clicks += 1
-        delay = activity.every_ms / 1000
-    await stop.wait()
-
-
-class BackgroundLoad:
-    """Sessions opened and driven over the protocol, on an event loop of their own in a thread
-    of the benchmark process, until `stop()` (or the end of a `with` block) closes them."""
-
-    def __init__(self, base_url: str, activities: list[Activity]) -> None:
-        self.base_url = base_url
-        self.activities: list[Activity] = []
-        self.sessions: list[ProtocolSession] = []
-        self._first = activities
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="load", daemon=True)
-        self._stop: asyncio.Event | None = None
-        self._drivers: list[asyncio.Future] = []
-        self._retired: list[tuple[ProtocolSession, Activity]] = []  # closed by churn
-
-    def __enter__(self) -> BackgroundLoad:
-        self._thread.start()
-        try:
-            self.add(self._first)
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    def add(self, activities: list[Activity]) -> None:
-        """Open more sessions (returns once they are all connected and acting)."""
-        asyncio.run_coroutine_threadsafe(self._open(activities), self._loop).result(timeout=600)
-
-    async def _open(self, activities: list[Activity]) -> None:
-        if self._stop is None:
-            self._stop = asyncio.Event()
-        # One at a time: every page load is a full render on the server, and each session must
-        # connect before the server discards it as unused.
-        for activity in activities:
-            session = ProtocolSession(self.base_url, activity.path, activity.watch)
-            await session.open()
-            self.sessions.append(session)
-            self.activities.append(activity)
-            self._drivers.append(asyncio.ensure_future(_drive(session, activity, self._stop)))
-
-    def churn(self, count: int, activities: list[Activity]) -> None:
-        """Close `count` random sessions, as closed tabs do, and open one new session per
-        activity given."""
-        asyncio.run_coroutine_threadsafe(self._churn(count, activities), self._loop).result(
-            timeout=600
-        )
-
-    async def _churn(self, count: int, activities: list[Activity]) -> None:
-        for _ in range(min(count, len(self.sessions))):
-            i = random.randrange(len(self.sessions))
-            session, activity = self.sessions.pop(i), self.activities.pop(i)
-            driver = self._drivers.pop(i)
-            driver.cancel()
-            await session.close()
-            self._retired.append((session, activity))
-        await self._open(activities)
-
-    async def _close(self) -> None:
-        if self._stop is None:
-            return
-        self._stop.set()
-        await asyncio.gather(*self._drivers, return_exceptions=True)
-        await asyncio.gather(*(s.close() for s in self.sessions), return_exceptions=True)
-
-    def wait_for(self, condition: Callable[[dict], bool], timeout: float = 60.0) -> dict:
-        """Return the totals once `condition(totals)` holds; TimeoutError after `timeout` s."""
-
-        async def until() -> dict:
-            while not condition(totals := self.totals()):
-                await asyncio.sleep(0.05)
-            return totals
-
-        future = asyncio.run_coroutine_threadsafe(until(), self._loop)
-        try:
-            return future.result(timeout=timeout)
-        except TimeoutError:
-            future.cancel()
-            raise TimeoutError(f"not reached within {timeout} s: {self.totals()}") from None
-
-    def wait_for_actions(self, count: int, timeout: float = 60.0) -> None:
-        """Return once the sessions have sent `count` clicks or changes in all."""
-        self.wait_for(lambda totals: sum(t["actions"] for t in totals.values()) >= count, timeout)
-
-    def stop(self) -> dict:
-        """Close every session; what they sent and received."""
-        if self._thread.is_alive():
-            asyncio.run_coroutine_threadsafe(self._close(), self._loop).result(timeout=60)
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=10)
-        return self.totals()
-
-    def totals(self) -> dict:
-        out: dict[str, dict] = {}
-        pairs = [*zip(self.sessions, self.activities, strict=False), *self._retired]
-        for session, activity in pairs:
-            row = out.setdefault(
-                activity.path, {"sessions": 0, "actions": 0, "messages": 0, "watched": 0,
-                                "errors": 0}
-            )  # fmt: skip
-            row["sessions"] += 1
-            row["actions"] += session.counts.actions
-            row["messages"] += session.counts.messages
-            row["watched"] += session.counts.watched
-            row["errors"] += len(session.counts.errors)
-        return out

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import psutil
 
-from benchmarks.protocol_client import Activity, BackgroundLoad
+from benchmarks.load import Activity, BackgroundLoad
 from tests.support.serving import Served, app_command, free_port, served
 from tests.support.waiting import wait_until
 

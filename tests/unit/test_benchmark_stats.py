@@ -1,12 +1,12 @@
-"""The benchmark report's arithmetic: message sizes read from websocket frames, samples pooled
-over runs (benchmarks/figures.py)."""
+"""The benchmark suite's arithmetic (benchmarks/stats.py) and the message sizes it reads from
+websocket frames (benchmarks/protocol_client.py)."""
 
 from __future__ import annotations
 
 import json
 
-from benchmarks.figures import combine, summary
 from benchmarks.protocol_client import stream_message_bytes
+from benchmarks.stats import combine, p95_counting_misses, percentile, summary
 
 
 def _message(msgtype: str, content: dict, buffers: list[bytes] = ()) -> list[str | bytes]:
@@ -29,9 +29,23 @@ def test_stream_message_size_counts_every_buffer_frame() -> None:
     assert stream_message_bytes(frames) == [sum(len(f) for f in streamed)]
 
 
+def test_the_percentile_is_a_value_of_the_sample_by_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 21)]  # 1..20
+    assert percentile(values, 0.95) == 19.0
+    assert percentile(values, 0.5) == 11.0
+    assert percentile([], 0.95) is None
+
+
 def test_summary_drops_measurements_that_never_came() -> None:
     assert summary([10.0, float("nan"), 30.0, 20.0])["median"] == 20.0
     assert summary([float("nan")]) == {"median": None, "p95": None, "n": 0, "values": []}
+
+
+def test_a_missed_measurement_counts_as_infinitely_late() -> None:
+    twenty = [10.0] * 19
+    assert p95_counting_misses(twenty, 1) == 10.0  # one miss in 20: the p95 is the 19th
+    assert p95_counting_misses(twenty[:7], 1) is None  # one in 8: the p95 falls on it
+    assert p95_counting_misses([], 0) is None
 
 
 def test_runs_are_pooled_and_their_medians_kept() -> None:
@@ -45,3 +59,15 @@ def test_runs_are_pooled_and_their_medians_kept() -> None:
     assert app["run_medians"] == [2.0, 8.0]
     assert app["lost"] == 1  # other numbers: their median over runs
     assert combined["threads"] == [{"open": 5}]
+
+
+def test_a_part_measured_in_the_first_run_only_is_kept() -> None:
+    runs = [
+        {"queue": {"threads": summary([20.0]), "dask": summary([60.0])}, "capacity": {"held": 50}},
+        {"queue": {"threads": summary([30.0])}},
+        {"queue": {"threads": summary([40.0])}},
+    ]
+    combined = combine(runs)
+    assert combined["queue"]["threads"]["run_medians"] == [20.0, 30.0, 40.0]
+    assert combined["queue"]["dask"]["median"] == 60.0
+    assert combined["capacity"] == {"held": 50}
