@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import gc
 import logging
 import os
 import signal
@@ -32,6 +31,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from app import process
 from app.core.admission import Admission
 from app.core.backends.base import Backend
 from app.core.backends.threads import ThreadBackend
@@ -97,12 +97,12 @@ class Runtime:
                 return
             self.phase = "running"
         self._loop = loop = asyncio.get_running_loop()
-        _freeze_what_every_session_shares()
+        process.freeze_what_every_session_shares()
         self.queue.start()
         self.probe.start(loop)
         self.gc_pauses.start()
         self._sweep()
-        _quiet_closed_websocket_writes(loop)
+        process.quiet_closed_websocket_writes(loop)
         if threading.current_thread() is threading.main_thread():
             # Replaces Bokeh's handler, which stops the loop at once.
             loop.add_signal_handler(signal.SIGTERM, self._on_sigterm)
@@ -112,7 +112,7 @@ class Runtime:
     def _on_sigterm(self) -> None:
         log.info("SIGTERM: finishing jobs and telling open pages, then stopping")
         task = asyncio.ensure_future(self.terminate())
-        task.add_done_callback(lambda _: _stop_server_loop())
+        task.add_done_callback(lambda _: process.stop_server_loop())
 
     async def terminate(self) -> None:
         """Drain: no new jobs; running ones get the grace period; every job gets its final
@@ -256,7 +256,7 @@ def install(settings: Settings | None = None) -> Runtime:
     from tornado.ioloop import IOLoop
 
     settings = settings or Settings.from_env()
-    configure_logging(settings)
+    process.configure_logging(settings)
     _current = runtime = Runtime(settings)
     pn.config.exception_handler = runtime.callback_failed
     pn.state.on_session_created(runtime.session_created)
@@ -273,57 +273,3 @@ def current() -> Runtime:
             "passes `panel serve --setup app/server_setup.py`)"
         )
     return _current
-
-
-def configure_logging(settings: Settings) -> None:
-    """Log to stderr at LOG_LEVEL, once per process."""
-    logger = logging.getLogger("app")
-    if not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        logger.addHandler(handler)
-        logger.propagate = False
-    logger.setLevel(getattr(logging, settings.log_level, logging.INFO))
-
-
-def _freeze_what_every_session_shares() -> None:
-    """Import what every session uses, then move everything alive now (modules, classes,
-    Panel's, Bokeh's and param's metadata: ~135,000 objects) out of the garbage collector's
-    reach: a full collection no longer walks it each time (measured: about 70 ms less per
-    full collection)."""
-    import importlib
-
-    for module in ("panel.template", "bokeh.plotting", "app.components.template",
-                   "app.components.async_clicker", "app.components.stream_plot",
-                   "app.components.job_panel", "app.components.home"):  # fmt: skip
-        importlib.import_module(module)
-    gc.collect()
-    gc.freeze()
-
-
-def _stop_server_loop() -> None:
-    from tornado.ioloop import IOLoop
-
-    IOLoop.current().stop()  # what Bokeh's own SIGTERM handler does: the server then stops
-
-
-def _quiet_closed_websocket_writes(loop: asyncio.AbstractEventLoop) -> None:
-    """A server push (a monitor tick, a job update) that races a closing tab fails inside
-    tornado's write task with WebSocketClosedError, which asyncio then logs as a traceback
-    ("Task exception was never retrieved"). The tab is gone and its session is ending; log it
-    as one debug line instead, and leave every other error to the default handler."""
-    from tornado.iostream import StreamClosedError
-    from tornado.websocket import WebSocketClosedError
-
-    previous = loop.get_exception_handler()
-
-    def handler(loop: asyncio.AbstractEventLoop, context: dict) -> None:
-        if isinstance(context.get("exception"), WebSocketClosedError | StreamClosedError):
-            log.debug("write to a closed websocket dropped")
-            return
-        if previous is not None:
-            previous(loop, context)
-        else:
-            loop.default_exception_handler(context)
-
-    loop.set_exception_handler(handler)

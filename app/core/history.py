@@ -11,12 +11,16 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterator
 
-from app.core.jobs import Job
+from app.core.jobs import Job, JobState
 
 
 class History:
+    """Also counts: jobs submitted, and jobs in each state now."""
+
     def __init__(self, keep_finished: int = 20) -> None:
         self.keep_finished = keep_finished
+        self.submitted = 0
+        self.counts = dict.fromkeys(JobState, 0)
         self._owners: dict[str, OrderedDict[int, Job]] = {}
         self._by_id: dict[int, Job] = {}
         self._closed: set[str] = set()  # gone, but some of their jobs still run
@@ -24,6 +28,13 @@ class History:
     def add(self, job: Job) -> None:
         self._owners.setdefault(job.owner, OrderedDict())[job.id] = job
         self._by_id[job.id] = job
+        self.submitted += 1
+        self.counts[job.state] += 1
+
+    def moved(self, job: Job, before: JobState) -> None:
+        """The job went from `before` to its state now."""
+        self.counts[before] -= 1
+        self.counts[job.state] += 1
 
     def get(self, job_id: int) -> Job | None:
         return self._by_id.get(job_id)

@@ -19,15 +19,19 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from app.core.backends.base import Backend, Cancelled, Done, Failed, Outcome
+from app.core.backends.base import Backend
 from app.core.eta import Durations, eta
 from app.core.history import History
 from app.core.jobs import (
     BackendUnavailable,
+    Cancelled,
     ClusterFull,
+    Done,
+    Failed,
     Job,
     JobInfo,
     JobState,
+    Outcome,
     OwnerLimitReached,
     QueueClosed,
     QueueFull,
@@ -69,8 +73,6 @@ class JobQueue:
         self._ids = itertools.count(1)
         self._closed = False
         self._started = False
-        self._counts = dict.fromkeys(JobState, 0)
-        self._submitted = 0
         self._durations = Durations()
         self._told_progress: dict[int, float] = {}
         self._cancel_reasons: dict[int, str] = {}  # why a handed-over job is being cancelled
@@ -95,14 +97,13 @@ class JobQueue:
         has its final state. Returns whether the backend stopped cleanly."""
         with self._cond:
             self._closed = True
-            changed = self._waiting_owners()
-            while self._line:
-                self._finish(self._line.popleft(), Cancelled(SHUTDOWN_REASON))
-        # Jobs waiting inside the backend (a cluster's queue) go now; running ones get the grace.
-        self._cancel_in_backend(lambda job: job.state is JobState.QUEUED)
-        self._notify(changed, stats=True)
+            waiting = [job for job in self._jobs if job.state is JobState.QUEUED]
+        # Waiting jobs (here, or in a cluster's queue) go now; running ones get the grace.
+        self._cancel(waiting, SHUTDOWN_REASON)
         if not self._wait_until_idle(grace):
-            self._cancel_in_backend(lambda job: not job.state.final)
+            with self._cond:
+                running = self._unfinished()
+            self._cancel(running, SHUTDOWN_REASON)
             self._wait_until_idle(timeout)
         with self._cond:
             lost = self._unfinished()
@@ -112,14 +113,6 @@ class JobQueue:
         stopped = self.backend.stop(timeout)
         log.info("job queue shut down (%s)", "clean" if stopped and not lost else "forced")
         return stopped and not lost
-
-    def _cancel_in_backend(self, which: Callable[[Job], bool]) -> None:
-        with self._cond:
-            jobs = [job for job in self._jobs if which(job)]
-            for job in jobs:
-                self._cancel_reasons[job.id] = SHUTDOWN_REASON
-        for job in jobs:
-            self.backend.cancel(job.id)
 
     # -- submitting and cancelling ---------------------------------------------------------
     def submit(self, owner: str, kind: str, work: Work) -> JobInfo:
@@ -136,15 +129,13 @@ class JobQueue:
             full = self.backend.full()
             if full is not None:
                 raise ClusterFull(full)
-            waiting = self._counts[JobState.QUEUED]
+            waiting = self._jobs.counts[JobState.QUEUED]
             # A job that the backend starts at once never waits: only count real waiters.
             starts_now = self.backend.starts_at_once and self.backend.free_slots() > 0
             if waiting >= self.max_waiting and not starts_now:
                 raise QueueFull(waiting, self.max_waiting)
             job = Job(next(self._ids), owner, kind, work, self.clock())
             self._jobs.add(job)
-            self._submitted += 1
-            self._counts[JobState.QUEUED] += 1
             self._line.append(job)
             log.info("job %d (%s) of session %s: submitted", job.id, kind, self.tag(owner))
             self._dispatch()
@@ -160,25 +151,25 @@ class JobQueue:
             job = self._jobs.get(job_id)
             if job is None or job.state.final or (owner is not None and job.owner != owner):
                 return False
-            if job not in self._line:
-                handed = True
-            else:
-                handed = False
-                self._line.remove(job)
-                self._finish(job, Cancelled())
-                owners = self._waiting_owners() | {job.owner}
-        if handed:
-            self.backend.cancel(job_id)
-        else:
-            self._notify(owners, stats=True)
+        self._cancel([job], None)
         return True
 
     def cancel_owner(self, owner: str, reason: str | None = None) -> int:
         """Cancel every unfinished job of `owner`; returns how many were cancelled."""
         with self._cond:
             jobs = self._jobs.unfinished_of(owner)
+        if jobs:
+            self._cancel(jobs, reason)
+        return len(jobs)
+
+    def _cancel(self, jobs: list[Job], reason: str | None) -> None:
+        """Jobs still waiting here end cancelled at once; jobs handed to the backend are stopped
+        there, and end when it says so (with `reason`)."""
+        with self._cond:
             handed = []
             for job in jobs:
+                if job.state.final:
+                    continue
                 if job in self._line:
                     self._line.remove(job)
                     self._finish(job, Cancelled(reason))
@@ -186,12 +177,10 @@ class JobQueue:
                     handed.append(job.id)
                     if reason:
                         self._cancel_reasons[job.id] = reason
-            owners = self._waiting_owners() | {owner}
+            owners = self._waiting_owners() | {job.owner for job in jobs}
         for job_id in handed:
             self.backend.cancel(job_id)
-        if jobs:
-            self._notify(owners, stats=True)
-        return len(jobs)
+        self._notify(owners, stats=True)
 
     def close_owner(self, owner: str) -> int:
         """The owner is gone (its session closed): cancel its jobs, drop its listeners and
@@ -217,12 +206,12 @@ class JobQueue:
     def stats(self) -> QueueStats:
         backend = self.backend.stats()
         with self._cond:
-            counts = self._counts
+            counts = self._jobs.counts
             return QueueStats(
                 backend=self.backend.name, workers=backend.workers, alive_workers=backend.alive,
                 busy_workers=backend.busy, running=counts[JobState.RUNNING],
                 queued=counts[JobState.QUEUED], max_waiting=self.max_waiting,
-                submitted=self._submitted, done=counts[JobState.DONE],
+                submitted=self._jobs.submitted, done=counts[JobState.DONE],
                 failed=counts[JobState.FAILED], cancelled=counts[JobState.CANCELLED],
                 closed=self._closed, cluster_waiting=backend.cluster_waiting,
                 problems=backend.problems,
@@ -303,31 +292,21 @@ class JobQueue:
 
     def _finish(self, job: Job, outcome: Outcome) -> None:
         now = self.clock()
-        if isinstance(outcome, Done):
-            self._move(job, lambda: job.set_done(outcome.result, now))
-            if job.started_at is not None:
-                self._durations.add(now - job.started_at)
-        elif isinstance(outcome, Failed):
-            self._move(job, lambda: job.set_failed(outcome.error, now))
-            log.warning(
-                "job %d (%s) of session %s failed: %s",
-                job.id, job.kind, self.tag(job.owner), outcome.error,
-            )  # fmt: skip
-        else:
-            self._move(job, lambda: job.set_cancelled(now, outcome.reason))
+        self._move(job, lambda: job.end(outcome, now))
+        if isinstance(outcome, Done) and job.started_at is not None:
+            self._durations.add(now - job.started_at)
         self._told_progress.pop(job.id, None)
         self._cond.notify_all()
-        log.info(
-            "job %d (%s) of session %s: %s", job.id, job.kind, self.tag(job.owner), job.state
-        )
+        why = f": {job.error}" if job.error else ""
+        log.info("job %d (%s) of session %s: %s%s", job.id, job.kind, self.tag(job.owner),
+                 job.state, why)  # fmt: skip
         self._jobs.ended(job)
 
     def _move(self, job: Job, transition: Callable[[], None]) -> None:
         """Apply a state transition and keep the counts (an illegal one raises)."""
         before = job.state
         transition()
-        self._counts[before] -= 1
-        self._counts[job.state] += 1
+        self._jobs.moved(job, before)
 
     def _unfinished(self) -> list[Job]:
         return [j for j in self._jobs if not j.state.final]

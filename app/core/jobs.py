@@ -118,6 +118,24 @@ class JobContext:
 Work = Callable[[JobContext], object]
 
 
+@dataclass(frozen=True)
+class Done:
+    result: object = None
+
+
+@dataclass(frozen=True)
+class Failed:
+    error: str
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    reason: str | None = None
+
+
+Outcome = Done | Failed | Cancelled  # how a job ended
+
+
 class Job:
     """One submitted job and its state machine. The queue owns it and moves it under its lock;
     everyone else sees `JobInfo` snapshots."""
@@ -163,6 +181,15 @@ class Job:
     def set_cancelled(self, now: float, reason: str | None = None) -> None:
         self._move(JobState.CANCELLED, now)
         self.reason = reason
+
+    def end(self, outcome: Outcome, now: float) -> None:
+        """Move to the final state `outcome` says (an illegal move raises)."""
+        if isinstance(outcome, Done):
+            self.set_done(outcome.result, now)
+        elif isinstance(outcome, Failed):
+            self.set_failed(outcome.error, now)
+        else:
+            self.set_cancelled(now, outcome.reason)
 
     def info(self, position: int | None, eta: float | None) -> JobInfo:
         """A snapshot of the job now, with its place in line and its ETA."""

@@ -13,25 +13,9 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
-from app.core.jobs import Work
+from app.core.jobs import Cancelled, Done, Failed, Outcome, Work
 
-
-@dataclass(frozen=True)
-class Done:
-    result: object = None
-
-
-@dataclass(frozen=True)
-class Failed:
-    error: str
-
-
-@dataclass(frozen=True)
-class Cancelled:
-    reason: str | None = None
-
-
-Outcome = Done | Failed | Cancelled
+__all__ = ["Backend", "BackendStats", "Cancelled", "Done", "Failed", "JobEvents", "Outcome"]
 
 
 class JobEvents(Protocol):
