@@ -73,10 +73,12 @@ docker-smoke: $(VENV)/.test-installed
 
 ## bench: the app beside the guide's examples, in one run (docs/benchmarks/); bench-quick: smoke run
 bench: $(VENV)/.test-installed
-	$(BIN)/python -m benchmarks.run
+	@$(HAPROXY_SETUP)
+	@$(BROWSER_SETUP); $(BIN)/python -m benchmarks.run
 
 bench-quick: $(VENV)/.test-installed
-	$(BIN)/python -m benchmarks.run --quick --out $${OUT:-build/benchmarks-quick}
+	@$(HAPROXY_SETUP)
+	@$(BROWSER_SETUP); $(BIN)/python -m benchmarks.run --quick --out $${OUT:-build/benchmarks-quick}
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .

@@ -56,7 +56,9 @@ SERVER_ENV = {
     "CLIENT_SESSION_BURST": "100000", "CLIENT_SESSIONS_PER_MINUTE": "100000",
 }  # fmt: skip
 
-JOB_LINE = re.compile(r"job (\d+) \(\w+\) of session \w+: (submitted|done|failed|cancelled)(: .*)?$")
+JOB_LINE = re.compile(
+    r"job (\d+) \(\w+\) of session \w+: (submitted|done|failed|cancelled)(: .*)?$"
+)
 
 
 @dataclass
