@@ -16,29 +16,25 @@ import itertools
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 
 from app.core.backends.base import Backend
 from app.core.eta import Durations, eta
 from app.core.history import History
 from app.core.jobs import (
-    BackendUnavailable,
     Cancelled,
-    ClusterFull,
     Done,
     Failed,
     Job,
     JobInfo,
     JobState,
     Outcome,
-    OwnerLimitReached,
     QueueClosed,
-    QueueFull,
     QueueStats,
     Work,
 )
 from app.core.listeners import Listener, Listeners
+from app.core.waiting_line import WaitingLine
 
 log = logging.getLogger(__name__)
 
@@ -59,16 +55,12 @@ class JobQueue:
         keep_finished: int = 20, progress_interval: float = 0.1,
         clock: Callable[[], float] = time.monotonic, tag: Callable[[str], str] = str,
     ) -> None:  # fmt: skip
-        if max_waiting < 1 or max_per_owner < 1:
-            raise ValueError("max_waiting and max_per_owner must be at least 1")
         self.backend = backend
-        self.max_waiting = max_waiting
-        self.max_per_owner = max_per_owner
         self.progress_interval = progress_interval
         self.clock = clock
         self.tag = tag  # what the log shows of an owner
         self._cond = threading.Condition()
-        self._line: deque[Job] = deque()  # waiting here, not yet handed to the backend
+        self._line = WaitingLine(max_waiting, max_per_owner)  # not yet handed to the backend
         self._jobs = History(keep_finished)
         self._ids = itertools.count(1)
         self._closed = False
@@ -88,7 +80,7 @@ class JobQueue:
                 return self
             self._started = True
         self.backend.start(self)
-        log.info("job queue started on %s: %d may wait", self.backend.name, self.max_waiting)
+        log.info("job queue started on %s: %d may wait", self.backend.name, self._line.max_waiting)
         return self
 
     def shutdown(self, grace: float = 2.0, timeout: float = 1.0) -> bool:
@@ -120,20 +112,8 @@ class JobQueue:
         with self._cond:
             if self._closed:
                 raise QueueClosed
-            why = self.backend.unavailable()
-            if why is not None:
-                raise BackendUnavailable(why)
-            pending = len(self._jobs.unfinished_of(owner))
-            if pending >= self.max_per_owner:
-                raise OwnerLimitReached(pending, self.max_per_owner)
-            full = self.backend.full()
-            if full is not None:
-                raise ClusterFull(full)
-            waiting = self._jobs.counts[JobState.QUEUED]
-            # A job that the backend starts at once never waits: only count real waiters.
-            starts_now = self.backend.starts_at_once and self.backend.free_slots() > 0
-            if waiting >= self.max_waiting and not starts_now:
-                raise QueueFull(waiting, self.max_waiting)
+            unfinished = len(self._jobs.unfinished_of(owner))
+            self._line.admit(self.backend, unfinished, self._jobs.counts[JobState.QUEUED])
             job = Job(next(self._ids), owner, kind, work, self.clock())
             self._jobs.add(job)
             self._line.append(job)
@@ -170,8 +150,7 @@ class JobQueue:
             for job in jobs:
                 if job.state.final:
                     continue
-                if job in self._line:
-                    self._line.remove(job)
+                if self._line.discard(job):
                     self._finish(job, Cancelled(reason))
                 else:
                     handed.append(job.id)
@@ -210,7 +189,7 @@ class JobQueue:
             return QueueStats(
                 backend=self.backend.name, workers=backend.workers, alive_workers=backend.alive,
                 busy_workers=backend.busy, running=counts[JobState.RUNNING],
-                queued=counts[JobState.QUEUED], max_waiting=self.max_waiting,
+                queued=counts[JobState.QUEUED], max_waiting=self._line.max_waiting,
                 submitted=self._jobs.submitted, done=counts[JobState.DONE],
                 failed=counts[JobState.FAILED], cancelled=counts[JobState.CANCELLED],
                 closed=self._closed, cluster_waiting=backend.cluster_waiting,
@@ -259,8 +238,7 @@ class JobQueue:
                 # first final state stands.
                 log.debug("late outcome for job %d ignored: %s", job_id, outcome)
                 return
-            if job in self._line:  # never handed over (a backend reporting a lost job)
-                self._line.remove(job)
+            self._line.discard(job)  # if never handed over (a backend reporting a lost job)
             reason = self._cancel_reasons.pop(job_id, None)
             if isinstance(outcome, Cancelled) and outcome.reason is None and reason:
                 outcome = Cancelled(reason)
@@ -323,13 +301,12 @@ class JobQueue:
         position = None
         if job.state is JobState.QUEUED:
             positions = self.backend.positions() if positions is None else positions
-            if job.id in positions:  # waiting inside the backend (a cluster's queue)
-                position = positions[job.id]
-            elif job in self._line:  # behind every job already in the backend's line
-                ahead = max([*positions.values(), self.backend.stats().cluster_waiting or 0])
-                position = ahead + self._line.index(job) + 1
+            position = self._line.position(job, positions, self._cluster_waiting)
         workers = self.backend.stats().alive if job.state is JobState.QUEUED else 1
         return job.info(position, eta(job, position, self._durations.mean, workers, self.clock()))
+
+    def _cluster_waiting(self) -> int:
+        return self.backend.stats().cluster_waiting or 0
 
     def _notify(self, owners: set[str], stats: bool) -> None:
         """Tell listeners that something changed (never with the lock held)."""
