@@ -10,12 +10,20 @@ shares) more the bigger the page is.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from playwright.sync_api import Page
 
-# Marks the time of every pointer press, in the capture phase, before the app sees it.
+# Marks the time of every pointer press, in the capture phase, before the app sees it, and
+# counts them (once per page, however often it is called).
 INSTALL_CLICK_CLOCK = """() => {
+    if (window.__clicks !== undefined) return;
     window.__clickedAt = null;
-    window.addEventListener('pointerdown', () => { window.__clickedAt = performance.now(); }, true);
+    window.__clicks = 0;
+    window.addEventListener('pointerdown', () => {
+        window.__clickedAt = performance.now();
+        window.__clicks += 1;
+    }, true);
 }"""
 
 # Resolves with [performance.now(), the pattern's first group] once a model's `text` matches
@@ -84,6 +92,23 @@ FIND_BUTTON = """(label) => {
     };
     return find(document);
 }"""
+
+def click_and_time(page: Page, click: Callable[[], None], pattern: str, timeout: float) -> float:
+    """Milliseconds from a click (`click()`) until a text matching `pattern` shows, its first
+    group a number at least the count of the page's clicks so far, this one included (a page
+    whose counter follows its clicks, after install_click_clock). The watch starts before the
+    click: a watch started after it could miss a text that showed and was replaced (e.g.
+    "Running 7" by an earlier task's "Finished 4") in the few ms in between."""
+    page.evaluate(f"""(args) => {{
+        args[1] = window.__clicks + 1;
+        window.__textWatch = ({WHEN_TEXT})(args);
+    }}""", [pattern, None, timeout * 1000])  # fmt: skip
+    click()
+    found = page.evaluate("() => window.__textWatch")
+    if found is None:
+        raise TimeoutError(f"{pattern!r} did not show within {timeout:g} s")
+    return float(found[0]) - page.evaluate("() => window.__clickedAt")
+
 
 # Clicks it `times` times in one task; returns when it started, by the page's clock.
 CLICK_BUTTON = f"""([label, times]) => {{

@@ -13,7 +13,7 @@ import random
 
 from playwright.sync_api import Page
 
-from benchmarks.browser import install_click_clock, ms_from_click_until
+from benchmarks.browser import click_and_time, install_click_clock
 from benchmarks.figures import Bench, close
 from benchmarks.load import Activity, BackgroundLoad
 from benchmarks.servers import Target, Watch
@@ -47,12 +47,12 @@ def probe_clicks(page: Page, clicks: int) -> tuple[list[float], int]:
     one's feedback; ms from each click to its "Running N", and how many got none in time."""
     install_click_clock(page)
     values, lost = [], 0
-    for k in range(1, clicks + 1):
+    button = page.get_by_role("button", name="Click me!")
+    for _ in range(clicks):
         page.wait_for_timeout(random.uniform(200, 600))
-        page.get_by_role("button", name="Click me!").click()
         try:
-            # "Running k", or a later N should the server have merged two clicks.
-            values.append(ms_from_click_until(page, r"Running (\d+)", k, CLICK_TIMEOUT_S))
+            # The page's N-th click's "Running N" (or a later N, should the server merge).
+            values.append(click_and_time(page, button.click, r"Running (\d+)", CLICK_TIMEOUT_S))
         except TimeoutError:
             lost += 1
     return values, lost

@@ -5,7 +5,9 @@ and the cluster-wide bound behave as on one server, and positions are the cluste
 
 from __future__ import annotations
 
+import gzip
 import re
+import urllib.request
 from collections.abc import Iterator
 
 import pytest
@@ -82,6 +84,16 @@ def test_two_browsers_on_two_replicas_run_jobs_on_the_dask_workers(
         expect(page.locator(".job-row .where")).to_have_text(re.compile(r"^dask worker tcp://"))
     a.context.close()
     b.context.close()
+
+
+def test_the_balancer_gzips_the_scripts(cluster: Cluster) -> None:
+    request = urllib.request.Request(
+        f"{cluster.url}/static/js/bokeh.min.js", headers={"Accept-Encoding": "gzip"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.headers["Content-Encoding"] == "gzip"
+        body = response.read()
+    assert len(gzip.decompress(body)) > 3 * len(body)
 
 
 def test_positions_are_the_clusters_and_a_running_job_can_be_cancelled(
