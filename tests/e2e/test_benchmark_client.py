@@ -4,13 +4,13 @@ session by session (benchmarks/protocol_client.py, benchmarks/load.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import time
 
 from benchmarks.figures.latency import mix
 from benchmarks.load import Activity, BackgroundLoad
 from benchmarks.protocol_client import ProtocolSession
+from tests.support.loops import run_async
 from tests.support.serving import Served
 
 
@@ -52,7 +52,7 @@ def test_the_websocket_sends_without_nagles_delay(server: Served) -> None:
         finally:
             await session.close()
 
-    assert asyncio.run(nodelay())
+    assert run_async(nodelay)
 
 
 def test_visitors_come_and_go_at_a_steady_rate_from_their_own_addresses(server: Served) -> None:

@@ -93,7 +93,7 @@ def test_the_balancer_gzips_the_scripts(cluster: Cluster) -> None:
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.headers["Content-Encoding"] == "gzip"
         body = response.read()
-    assert len(gzip.decompress(body)) > 3 * len(body)
+    assert len(gzip.decompress(body)) > 2 * len(body)  # haproxy's default level, 1
 
 
 def test_positions_are_the_clusters_and_a_running_job_can_be_cancelled(

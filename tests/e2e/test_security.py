@@ -18,7 +18,6 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psutil
@@ -30,6 +29,7 @@ from tornado.websocket import WebSocketClosedError
 
 from app.server.protocol import REPLY
 from benchmarks.protocol_client import ProtocolSession
+from tests.support.loops import run_async
 from tests.support.serving import Served, app_command, free_port, start, stop
 
 pytestmark = pytest.mark.own_server
@@ -44,12 +44,6 @@ def app_server(tmp_path: Path, *args: str, env: dict[str, str] | None = None) ->
         yield server
     finally:
         stop(server)
-
-
-def run_async(coroutine_function):
-    """Run an async body on a loop of its own (pytest-playwright may hold this thread's)."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coroutine_function()).result()
 
 
 def session_id_of(token: str) -> str:
@@ -178,7 +172,10 @@ def test_a_session_id_alone_opens_nothing_and_never_reaches_the_log(tmp_path: Pa
                     HTTPRequest(ws_url, headers={"Origin": server.url}),
                     subprotocols=["bokeh", forged],
                 )
-                outcome = f"read {await ws.read_message()!r}"
+                try:
+                    outcome = f"read {await ws.read_message()!r}"
+                finally:
+                    ws.close()
             except (WebSocketClosedError, OSError) as refused:
                 outcome = f"refused: {type(refused).__name__}"
             await victim.close()

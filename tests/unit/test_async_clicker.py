@@ -4,16 +4,10 @@ the per-session bound, and tasks cancelled when the session ends."""
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 from app.components.async_clicker import AsyncClicker
-
-
-def in_loop(coroutine_function) -> None:
-    """Run an async test body on a loop of its own (pytest-playwright may hold this thread's)."""
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, coroutine_function()).result()
+from tests.support.loops import run_async
 
 
 def click(clicker: AsyncClicker, n: int) -> asyncio.Task:
@@ -35,7 +29,7 @@ def test_running_then_finished_concurrently() -> None:
         assert clicker.status == "Finished 3"
         assert states(clicker) == ["finished"] * 3
 
-    in_loop(body)
+    run_async(body)
 
 
 def test_cancel_one_task() -> None:
@@ -50,7 +44,7 @@ def test_cancel_one_task() -> None:
         clicker._cancel(2)
         await tasks[1]
 
-    in_loop(body)
+    run_async(body)
 
 
 def test_a_click_past_the_bound_starts_nothing() -> None:
@@ -66,7 +60,7 @@ def test_a_click_past_the_bound_starts_nothing() -> None:
         clicker._session.close()
         await asyncio.gather(*tasks)
 
-    in_loop(body)
+    run_async(body)
 
 
 def test_tasks_are_cancelled_when_the_session_ends_and_write_nothing() -> None:
@@ -82,7 +76,7 @@ def test_tasks_are_cancelled_when_the_session_ends_and_write_nothing() -> None:
         assert clicker._table.rows == shown
         assert [r.state for r in clicker._tasks.values()] == ["cancelled", "cancelled"]
 
-    in_loop(body)
+    run_async(body)
 
 
 def test_the_list_keeps_a_bounded_history() -> None:
@@ -93,4 +87,4 @@ def test_the_list_keeps_a_bounded_history() -> None:
         assert len(clicker._table.rows) == 20
         assert clicker._table.rows[0]["id"] == 11
 
-    in_loop(body)
+    run_async(body)

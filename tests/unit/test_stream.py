@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 import pytest
@@ -11,12 +10,7 @@ import pytest
 from app.components import stream_plot
 from app.components.stream_plot import StreamingPlot
 from app.core.stream import RandomWalk
-
-
-def run(coroutine) -> None:
-    """Run a coroutine to its end on its own loop (pytest-playwright may hold this thread's)."""
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, coroutine).result()
+from tests.support.loops import run_async
 
 
 def test_batches_continue_x_by_one_and_y_from_the_last_point() -> None:
@@ -48,7 +42,7 @@ def clicks(plot: StreamingPlot, n: int) -> None:
         others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
         await asyncio.gather(*others)
 
-    run(body())
+    run_async(body)
 
 
 def test_plot_streams_points_per_click_and_keeps_at_most_rollover() -> None:
@@ -74,7 +68,7 @@ def test_clicks_wait_together_and_only_the_streaming_step_holds_the_lock() -> No
         others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
         await asyncio.gather(*others)
 
-    run(body())
+    run_async(body)
     # All three clicks were waiting at once, before any points had been streamed.
     assert waiting == [3, 1]
     assert len(plot._source.data["x"]) == 16
@@ -98,7 +92,7 @@ def test_pending_clicks_are_bounded() -> None:
         plot._session.close()  # the session ends: the waiting clicks stop
         await asyncio.gather(*tasks)
 
-    run(body())
+    run_async(body)
     assert plot._waiting == set() and plot._source.data["x"] == [0]
 
 
@@ -129,7 +123,7 @@ def test_live_mode_starts_one_ticker_follows_the_rate_and_stops(tickers) -> None
     plot.live = True
     plot.live = True  # no second ticker
     assert len(tickers) == 1 and tickers[0].period == 250
-    run(tickers[0].callback())
+    run_async(tickers[0].callback)
     assert plot._source.data["x"] == [0, 1, 2, 3] and plot.streamed == 4
     plot.rate = 20
     assert tickers[0].period == 50

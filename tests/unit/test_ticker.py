@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
 
 import panel as pn
 
 from app.components.ticker import start_ticker
+from tests.support.loops import run_async
 
 
 def busy_events_while_ticking(start) -> tuple[int, int]:
@@ -24,8 +24,7 @@ def busy_events_while_ticking(start) -> tuple[int, int]:
         return 3
 
     try:
-        with ThreadPoolExecutor(1) as pool:
-            ticks = pool.submit(asyncio.run, body()).result()
+        ticks = run_async(body)
     finally:
         pn.state.param.unwatch(watcher)
     return ticks, len(changes)
