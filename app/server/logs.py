@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
-import time
+
+from app.core.refusals import OncePerWindow
 
 # Bokeh's websocket and protocol handlers, and Panel's "Callback failed" for a value a
 # parameter refuses (logged with a traceback before Panel's exception handler sees it).
@@ -27,21 +27,14 @@ class OncePerMinute(logging.Filter):
 
     def __init__(self) -> None:
         super().__init__()
-        self._lock = threading.Lock()
-        self._seen: dict[str, list] = {}  # message template -> [window start, held back]
+        self._once = OncePerWindow(WINDOW)  # per message template
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno < logging.WARNING:
             return True
-        now = time.monotonic()
-        key = f"{record.name}:{str(record.msg)[:40]}"  # the kind of line, not its values
-        with self._lock:
-            entry = self._seen.get(key)
-            if entry is not None and now - entry[0] < WINDOW:
-                entry[1] += 1
-                return False
-            held = entry[1] if entry else 0
-            self._seen[key] = [now, 0]
+        held = self._once.let_through(f"{record.name}:{str(record.msg)[:40]}")  # the kind
+        if held is None:
+            return False
         if isinstance(record.args, tuple):
             record.args = tuple(
                 "<session id withheld>" if isinstance(a, str) and SESSION_ID.match(a) else a
