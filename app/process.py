@@ -31,7 +31,7 @@ def freeze_what_every_session_shares() -> None:
     full collection)."""
     import importlib
 
-    for module in ("panel.template", "bokeh.plotting", "app.components.template",
+    for module in ("panel.custom", "bokeh.plotting", "app.components.template",
                    "app.components.async_clicker", "app.components.stream_plot",
                    "app.components.job_panel", "app.components.home"):  # fmt: skip
         importlib.import_module(module)

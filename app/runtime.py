@@ -42,6 +42,7 @@ from app.core.loop_lag import LoopLagProbe
 from app.core.refusals import RefusalLog
 from app.core.server_state import Snapshot, take_snapshot
 from app.core.sessions import PENDING_CALLS, SessionRegistry
+from app.server.session_heap import SessionHeaps
 from app.settings import Settings
 
 log = logging.getLogger("app")
@@ -64,6 +65,7 @@ class Runtime:
         )
         self.probe = LoopLagProbe(interval=0.1, window=60.0)
         self.gc_pauses = GcPauses(window=60.0)
+        self.heaps = SessionHeaps()  # what each live session built, out of the collector's way
         self.replica = settings.replica_name or _default_replica_name(settings.port)
         self.queue = JobQueue(
             backend or make_backend(settings, self.replica),
@@ -140,6 +142,7 @@ class Runtime:
         self.probe.stop()
         self.gc_pauses.stop()
         self.queue.shutdown(grace=0.5, timeout=0.5)
+        self.heaps.release_all()
 
     # -- sessions ------------------------------------------------------------------------------
     def session_created(self, session_context) -> None:
@@ -259,10 +262,17 @@ def install(settings: Settings | None = None) -> Runtime:
     process.configure_logging(settings)
     _current = runtime = Runtime(settings)
     pn.config.exception_handler = runtime.callback_failed
+    # No page reads the browser's details (window size, dark mode, ...): a model less per page.
+    pn.config.browser_info = False
     pn.state.on_session_created(runtime.session_created)
     pn.state.on_session_destroyed(runtime.session_destroyed)
     IOLoop.current().add_callback(runtime.start)
     return runtime
+
+
+def current_heaps() -> SessionHeaps | None:
+    """This process's session heaps, if the runtime is installed."""
+    return _current.heaps if _current is not None else None
 
 
 def current() -> Runtime:

@@ -34,6 +34,15 @@ from tornado.websocket import WebSocketClientConnection, websocket_connect
 
 TOKEN = re.compile(r'"token":\s*"([^"]+)"')
 
+# Buttons a Panel JSComponent draws itself: (attributes that find its model, the message its
+# click sends, as read off a browser's frames).
+COMPONENT_BUTTONS = {"Cancel all": ({"cancel_all": True}, {"cancel_all": True})}
+
+
+def _map(data: dict) -> dict:
+    """A dict as BokehJS serializes a plain object."""
+    return {"type": "map", "entries": [[key, value] for key, value in data.items()]}
+
 
 def _objects(node: Any) -> Iterator[dict]:
     """Every serialized Bokeh model in a document's JSON."""
@@ -152,11 +161,18 @@ class ProtocolSession:
         raise LookupError(f"no model with {attributes} on {self.path}")
 
     async def click(self, label: str) -> None:
-        """A click on the button labelled `label`, as BokehJS sends it."""
-        button = self.model_id(label=label)
+        """A click on the button labelled `label`, as BokehJS sends it: a Bokeh button's click
+        event, or the message of a component that draws the button itself (COMPONENT_BUTTONS:
+        the live table's "Cancel all")."""
+        if label in COMPONENT_BUTTONS:
+            attributes, data = COMPONENT_BUTTONS[label]
+            entries = [["model", {"id": self.model_id(**attributes)}], ["data", _map(data)]]
+            name = "data_event"
+        else:
+            entries = [["model", {"id": self.model_id(label=label)}]]
+            name = "button_click"
         self.counts.actions += 1
-        entries = [["model", {"id": button}]]
-        await self._send_event("button_click", {"type": "map", "entries": entries})
+        await self._send_event(name, {"type": "map", "entries": entries})
 
     async def change(self, model_id: str, attr: str, value: Any) -> None:
         """A widget property changed in the browser (a slider moved, a toggle pressed)."""

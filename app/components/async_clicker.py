@@ -66,6 +66,7 @@ class AsyncClicker(pn.viewable.Viewer):
         # even when an earlier task's "Finished" follows it within milliseconds.
         self._status_text = pn.widgets.StaticText(value=self.status)
         self.param.watch(self._show_status, "status")
+        self.param.watch(self._show_message, "message")
         self._table = LiveTable(
             on_cancel=self._cancel,
             caption="Your tasks",
@@ -110,6 +111,9 @@ class AsyncClicker(pn.viewable.Viewer):
     def _show_status(self, event) -> None:
         self._status_text.value = event.new
 
+    def _show_message(self, event) -> None:
+        self._table.warning = event.new  # shown above the task list while not empty
+
     def _cancel(self, n: int) -> None:
         """A row's Cancel (from the browser; with --num-threads on a pool thread): asyncio
         tasks are not thread-safe, so the loop cancels it."""
@@ -144,10 +148,5 @@ class AsyncClicker(pn.viewable.Viewer):
 
     def __panel__(self):
         return pn.Column(
-            pn.Row(self._button, self._status_text),
-            pn.pane.Alert(
-                self.param.message, alert_type="warning", visible=self.param.message.rx.bool()
-            ),
-            self._table,
-            sizing_mode="stretch_width",
+            pn.Row(self._button, self._status_text), self._table, sizing_mode="stretch_width"
         )

@@ -18,14 +18,20 @@ from app.core.limits import Gate
 
 MAX_BLOCK_SECONDS = 1.0
 
+# Static, so written as HTML: a Markdown pane would parse it again for every session.
 EXPLANATION = (
-    "**Blocking versus async.** *Block for 1 s* waits with `time.sleep(1)` in a plain callback: "
-    "the server's event loop can do nothing else meanwhile, so every page of every visitor "
-    "freezes for that second (watch the lag in the sidebar). *Click me!* waits the same time "
-    "with `await asyncio.sleep(...)`, and the loop stays free. With `panel serve --num-threads N` "
-    "Panel runs plain callbacks like this one on a pool of threads, and it no longer freezes "
-    "the loop."
+    "<p><strong>Blocking versus async.</strong> <em>Block for 1 s</em> waits with "
+    "<code>time.sleep(1)</code> in a plain callback: the server's event loop can do nothing else "
+    "meanwhile, so every page of every visitor freezes for that second (watch the lag in the "
+    "sidebar). <em>Click me!</em> waits the same time with "
+    "<code>await asyncio.sleep(...)</code>, and the loop stays free. With "
+    "<code>panel serve --num-threads N</code> Panel runs plain callbacks like this one on a "
+    "pool of threads, and it no longer freezes the loop.</p>"
 )
+WARNING_CSS = """
+.warning { margin: 1em 0 0; padding: 1em 1.2em; border: 1px solid #f5c2c7; border-radius: 6px;
+           color: #842029; background: #f8d7da; }
+"""
 
 
 class BlockingDemo(pn.viewable.Viewer):
@@ -65,15 +71,17 @@ class BlockingDemo(pn.viewable.Viewer):
             self._gate.leave()
 
     def __panel__(self):
-        warning = pn.pane.Alert(
-            f"**This button freezes the server for every visitor** for {self.seconds:g} s "
-            f"(at most once every {self._gate.min_interval:g} s).",
-            alert_type="danger",
-            visible=self.enabled,
+        # The explanation and, where the demo is on, its warning: one static pane.
+        warning = (
+            f'<p class="warning" role="note"><strong>This button freezes the server for every '
+            f"visitor</strong> for {self.seconds:g} s (at most once every "
+            f"{self._gate.min_interval:g} s).</p>"
         )
-        return pn.Column(
-            pn.pane.Markdown(EXPLANATION),
-            warning,
-            pn.Row(self._button, pn.widgets.StaticText(value=self.param.result)),
+        text = pn.pane.HTML(
+            EXPLANATION + (warning if self.enabled else ""),
+            stylesheets=[WARNING_CSS],
             sizing_mode="stretch_width",
         )
+        result = pn.widgets.StaticText(value=self.result)
+        self.param.watch(lambda event: setattr(result, "value", event.new), "result")
+        return pn.Column(text, pn.Row(self._button, result), sizing_mode="stretch_width")

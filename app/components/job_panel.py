@@ -76,6 +76,10 @@ def pool_text(stats: QueueStats) -> str:
     )
 
 
+# The panel's lines that its table shows: panel parameter -> table parameter.
+SHOWN_BY_TABLE = {"message": "warning", "failures": "error", "pool": "summary"}
+
+
 class QueuePanel(pn.viewable.Viewer):
     """A "Click to launch" button that puts an item of the chosen kind on the shared job queue,
     the seed's status line for this session's items only, a live table of this session's jobs
@@ -105,11 +109,12 @@ class QueuePanel(pn.viewable.Viewer):
         self._refresh_soon = self._session.coalesced(self._refresh)
         self._launch_button = pn.widgets.Button(label="Click to launch", color="primary")
         self._launch_button.on_click(self._launch)
-        self._cancel_all = pn.widgets.Button(label="Cancel all", color="warning", disabled=True)
-        self._cancel_all.on_click(self._cancel_all_jobs)
         self._kind = pn.widgets.RadioButtonGroup.from_param(self.param.kind, name="Kind of item")
+        self._status_text = pn.widgets.StaticText(value=self.status)
         self._table = LiveTable(
             on_cancel=self._cancel_job,
+            on_cancel_all=self._cancel_all_jobs,
+            cancel_all=True,
             caption="Your jobs",
             item="job",
             columns=[
@@ -128,6 +133,9 @@ class QueuePanel(pn.viewable.Viewer):
             queue.subscribe_stats(self._refresh_soon),
         ]
         self._session.on_close(self._closed)
+        # The status, the refusal, the failures and the pool line are shown by the status text
+        # and the table (a plain watcher each: no reference machinery for a line of text).
+        self.param.watch(self._show, ["status", "message", "failures", "pool"])
         self._refresh()
 
     # -- user actions (on the loop, or on a pool thread with --num-threads) ------------------
@@ -162,7 +170,7 @@ class QueuePanel(pn.viewable.Viewer):
         if self._queue.cancel(job_id, owner=self._owner):
             log.info("%s cancelled job %d", self._tag, job_id)
 
-    def _cancel_all_jobs(self, event=None) -> None:
+    def _cancel_all_jobs(self) -> None:
         cancelled = self._queue.cancel_owner(self._owner)
         log.info("%s cancelled all its %d unfinished jobs", self._tag, cancelled)
 
@@ -201,7 +209,6 @@ class QueuePanel(pn.viewable.Viewer):
             self.failures = "; ".join(f"Item {n} failed: {job.error}" for n, job in failed)
         if status == "Queue empty" and self.message and not stats.problems:
             self.message = ""  # a refusal is old news once this session's queue has drained
-        self._cancel_all.disabled = all(job.state.final for job in jobs)
         now = self._queue.clock()
         self._table.show([job_row(job, now) for job in jobs])
 
@@ -211,18 +218,17 @@ class QueuePanel(pn.viewable.Viewer):
         cancelled = self._queue.close_owner(self._owner)
         log.info("%s closed; %d of its jobs cancelled", self._tag, cancelled)
 
+    def _show(self, *events) -> None:
+        for event in events:
+            if event.name == "status":
+                self._status_text.value = event.new
+            else:
+                setattr(self._table, SHOWN_BY_TABLE[event.name], event.new)
+
     def __panel__(self):
         return pn.Column(
             self._kind,
-            pn.Row(self._launch_button, pn.widgets.StaticText(value=self.param.status)),
-            pn.pane.Alert(
-                self.param.message, alert_type="warning", visible=self.param.message.rx.bool()
-            ),
-            pn.pane.Alert(
-                self.param.failures, alert_type="danger", visible=self.param.failures.rx.bool()
-            ),
-            pn.widgets.StaticText(value=self.param.pool),
+            pn.Row(self._launch_button, self._status_text),
             self._table,
-            self._cancel_all,
             sizing_mode="stretch_width",
         )

@@ -27,6 +27,26 @@ export function render({ model }) {
   empty.textContent = model.empty_text;
   const count = document.createElement("p");
   count.className = "count";
+  // Lines above the rows: about the whole, and why the last action did nothing or failed.
+  const summary = document.createElement("p");
+  summary.className = "summary";
+  const warning = document.createElement("p");
+  warning.className = "notice warning";
+  warning.setAttribute("role", "status");
+  const error = document.createElement("p");
+  error.className = "notice error";
+  error.setAttribute("role", "alert");
+  function showLine(node, text) {
+    node.textContent = text;
+    node.hidden = !text;
+  }
+  const cancelAll = document.createElement("button");
+  cancelAll.type = "button";
+  cancelAll.className = "cancel-all";
+  cancelAll.textContent = "Cancel all";
+  cancelAll.addEventListener("click", () => {
+    if (!lost) model.send_msg({ cancel_all: true });
+  });
   const rows = new Map();
   // Running timers: cell -> [seconds when received, performance.now() then].
   const timers = new Map();
@@ -104,6 +124,7 @@ export function render({ model }) {
       }
     }
     empty.hidden = shown.length > 0;
+    cancelAll.disabled = lost || !shown.some((row) => row.cancellable);
     const running = shown.filter((row) => row.state === "running").length;
     count.textContent = `${running} ${item}${running === 1 ? "" : "s"} running`;
     if (timers.size && ticking === null) ticking = setInterval(tick, 100);
@@ -125,13 +146,20 @@ export function render({ model }) {
       showWhy(tr, "the connection to the server was lost before it ended", false);
     }
     count.textContent = "Connection lost";
+    cancelAll.disabled = true;
   }
 
   model.on("rows_json", draw);
+  for (const [node, name] of [[summary, "summary"], [warning, "warning"], [error, "error"]]) {
+    showLine(node, model[name]);
+    model.on(name, () => showLine(node, model[name]));
+  }
   if (model.document) model.document.on_event("connection_lost", connectionLost);
   const wrapper = document.createElement("div");
+  wrapper.append(warning, error, summary);
+  if (model.count_running) wrapper.append(count);
   wrapper.append(table, empty);
-  if (model.count_running) wrapper.prepend(count);
+  if (model.cancel_all) wrapper.append(cancelAll);
   draw();
   return wrapper;
 }

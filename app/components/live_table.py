@@ -34,11 +34,16 @@ def timer(elapsed: float, running: bool) -> dict:
 
 
 class LiveTable(pn.custom.JSComponent):
-    """Rows of work items, oldest first, with a cancel button per row.
+    """Rows of work items, oldest first, with a cancel button per row; above them a line about
+    the whole (`summary`) and the notices of the last action (`warning`, `error`), each shown
+    only when not empty; below them, with `cancel_all`, a button that cancels every row.
 
     Each row is a dict with an int "id", a value per column key (a string, or a `timer(...)`
     the browser counts up itself), and optionally "progress" (0-100), "error" (why it failed),
-    "note" (why it ended otherwise) and "cancellable" (whether its Cancel button is enabled)."""
+    "note" (why it ended otherwise) and "cancellable" (whether its Cancel button is enabled).
+
+    The notices live here rather than in panes of their own: every Panel pane is a Bokeh model
+    more that each session builds (a few ms of the event loop each), for a line of text."""
 
     caption = param.String(default="", doc="The table's caption.")
     item = param.String(default="item", doc="What a row is, for labels: 'job', 'task'.")
@@ -48,6 +53,10 @@ class LiveTable(pn.custom.JSComponent):
     count_running = param.Boolean(
         default=False, doc="Show '<n> <item>s running' above the rows, counted in the browser."
     )
+    summary = param.String(default="", doc="A line about all the items, above the rows.")
+    warning = param.String(default="", doc="Why the last action did nothing.")
+    error = param.String(default="", doc="What went wrong with the items.")
+    cancel_all = param.Boolean(default=False, doc="Show a 'Cancel all' button under the rows.")
     # The rows travel as one JSON string: Bokeh walks a list of dicts value by value looking
     # for models to sync, which cost a busy server more than the rest of an update (py-spy).
     rows_json = param.String(default="[]", doc="The rows, one object per item, as JSON.")
@@ -56,9 +65,15 @@ class LiveTable(pn.custom.JSComponent):
     # Inlined: Panel 1.9.4 serves a relative stylesheet of a JSComponent at the wrong URL.
     _stylesheets: ClassVar[list[str]] = [(HERE / "live_table.css").read_text()]
 
-    def __init__(self, on_cancel: Callable[[int], None], **params) -> None:
+    def __init__(
+        self,
+        on_cancel: Callable[[int], None],
+        on_cancel_all: Callable[[], None] | None = None,
+        **params,
+    ) -> None:
         super().__init__(**params)
         self._on_cancel = on_cancel
+        self._on_cancel_all = on_cancel_all
 
     @property
     def rows(self) -> list[dict]:
@@ -72,9 +87,12 @@ class LiveTable(pn.custom.JSComponent):
             self.rows_json = payload
 
     def _handle_msg(self, msg: object) -> None:
-        # From the browser, so possibly forged: only {"cancel": <int>} means anything.
+        # From the browser, so possibly forged: only {"cancel": <int>} and {"cancel_all": true}
+        # mean anything.
         item_id = msg.get("cancel") if isinstance(msg, dict) else None
         if isinstance(item_id, int) and not isinstance(item_id, bool):
             self._on_cancel(item_id)
+        elif msg == {"cancel_all": True} and self.cancel_all and self._on_cancel_all:
+            self._on_cancel_all()
         else:
             log.debug("a live-table message that is not a cancel was ignored")

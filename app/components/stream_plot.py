@@ -22,14 +22,16 @@ log = logging.getLogger(__name__)
 SOURCE_NAME = "stream-source"  # how tests find the data source in the page's Bokeh document
 SHOWN_INTERVAL = 2.0  # seconds between "Showing the last ..." updates in Live mode
 
+# Static, so written as HTML: a Markdown pane would parse it again for every session.
 LESSON = (
-    "**The document lock.** Bokeh models may only change while the session's document lock is "
-    "held. `pn.io.with_lock` marks an async callback so that Panel runs it holding the lock: "
-    "here it marks the short step that streams the points (`cds.stream`). A click first "
-    "awaits its one-second delay *without* the lock: holding it across the wait would make "
-    "every other click, the Live mode and the controls of this page wait behind it. "
-    "Register callbacks with `on_click` (or `param.watch`), not `pn.bind(..., watch=True)`, "
-    "which hides the mark, so that `cds.stream` would run unlocked and fail."
+    "<p><strong>The document lock.</strong> Bokeh models may only change while the session's "
+    "document lock is held. <code>pn.io.with_lock</code> marks an async callback so that Panel "
+    "runs it holding the lock: here it marks the short step that streams the points "
+    "(<code>cds.stream</code>). A click first awaits its one-second delay <em>without</em> the "
+    "lock: holding it across the wait would make every other click, the Live mode and the "
+    "controls of this page wait behind it. Register callbacks with <code>on_click</code> (or "
+    "<code>param.watch</code>), not <code>pn.bind(..., watch=True)</code>, which hides the "
+    "mark, so that <code>cds.stream</code> would run unlocked and fail.</p>"
 )
 
 
@@ -69,6 +71,10 @@ class StreamingPlot(pn.viewable.Viewer):
         self._shown_at = 0.0
         self._session = SessionLoop()
         self._session.on_close(self._stop)
+        # The sentences are shown by plain watchers (no reference machinery for a text).
+        self._message_text = pn.widgets.StaticText(value=self.message)
+        self._shown_text = pn.widgets.StaticText(value=self.shown)
+        self.param.watch(self._show_texts, ["message", "shown"])
         self._update_shown()
 
     # -- the seed's click ------------------------------------------------------------------
@@ -157,6 +163,11 @@ class StreamingPlot(pn.viewable.Viewer):
         kept = min(self.rollover, self.streamed)
         self.shown = f"Showing the last {kept:,} of {self.streamed:,} points"
 
+    def _show_texts(self, *events) -> None:
+        for event in events:
+            text = self._message_text if event.name == "message" else self._shown_text
+            text.value = event.new
+
     def __panel__(self):
         controls = pn.Row(
             pn.widgets.Toggle.from_param(self.param.live, name="Live", width=90),
@@ -167,13 +178,10 @@ class StreamingPlot(pn.viewable.Viewer):
             ),
         )
         return pn.Column(
-            self._button,
-            pn.pane.Alert(
-                self.param.message, alert_type="warning", visible=self.param.message.rx.bool()
-            ),
+            pn.Row(self._button, self._message_text),
             controls,
-            pn.widgets.StaticText(value=self.param.shown),
+            self._shown_text,
             self._pane,
-            pn.pane.Markdown(LESSON, styles={"font-size": "0.9em"}),
+            pn.pane.HTML(LESSON, styles={"font-size": "0.9em"}, sizing_mode="stretch_width"),
             sizing_mode="stretch_width",
         )

@@ -1,77 +1,83 @@
-"""The one template every page uses, with the same sidebar built from the page registry."""
+"""The one template every page uses: header, sidebar (the pages and the server's load), the
+page's heading and summary, and the notice shown when the connection to the server is lost.
+
+It is one browser-side component (template.js, template.css) that draws all of that from a few
+strings, around the page's own components. Panel's ready-made templates build their header,
+sidebar, modal, busy indicator and each sidebar pane as Bokeh models of their own, and every
+page's session builds them all again: measured here, a BootstrapTemplate page took three times
+the server CPU of a bare page to build, and a Panel session is built on the one event loop
+every visitor shares. With this one, a page is its template and its demo's components.
+"""
 
 from __future__ import annotations
 
-import html
+from pathlib import Path
+from typing import ClassVar
 
 import panel as pn
+import param
+from panel.custom import Children
 
-from app.components.connection import ConnectionNotice
 from app.components.monitor import SidebarMonitor
 from app.registry import HOME, PAGES, Page, page_for
 
+HERE = Path(__file__).parent
+
 SITE_TITLE = "Panel concurrency"
 ACCENT = "#0072B5"
-
-NAV_CSS = """
-.site-nav ul { list-style: none; margin: 0; padding: 0; }
-.site-nav li { margin: 0.15em 0; }
-.site-nav a { display: block; padding: 0.45em 0.7em; border-radius: 6px;
-              color: inherit; text-decoration: none; }
-.site-nav a:hover { background: rgba(0, 114, 181, 0.10); }
-.site-nav a[aria-current="page"] { background: rgba(0, 114, 181, 0.18); font-weight: 600; }
-"""
-
-
-def nav_html(current: Page) -> str:
-    """The sidebar's links: Home and every demo, the current one marked aria-current."""
-    items = []
-    for page in PAGES:
-        current_attr = ' aria-current="page"' if page == current else ""
-        items.append(
-            f'<li><a href="{page.href}"{current_attr}>'
-            f"{page.icon} {html.escape(page.title)}</a></li>"
-        )
-    return '<nav class="site-nav" aria-label="Pages"><ul>' + "".join(items) + "</ul></nav>"
-
-
-def sidebar(current: Page) -> list:
-    return [
-        pn.pane.HTML(nav_html(current), stylesheets=[NAV_CSS], sizing_mode="stretch_width"),
-        SidebarMonitor(),
-    ]
 
 
 def page_title(page: Page) -> str:
     return SITE_TITLE if page is HOME else f"{page.title} · {SITE_TITLE}"
 
 
-def page_template(current: Page, *main: object) -> pn.template.BootstrapTemplate:
-    """The app's template for `current`, with the shared sidebar and `main` as its content
-    (and the notice shown if the connection to the server is lost)."""
-    return pn.template.BootstrapTemplate(
-        title=page_title(current),
-        site_url="./",
-        header_background=ACCENT,
-        sidebar=sidebar(current),
-        main=[ConnectionNotice(), *main],
-        sidebar_width=260,
-        # No busy spinner: Panel's busy state is one for the whole process, so every callback
-        # of any session would update the spinner of every session (measured: most of the
-        # server's time with a few live streams). The sidebar monitor shows the load instead.
-        busy_indicator=None,
+def nav_items(current: Page) -> list[dict]:
+    """The sidebar's links: Home and every demo, the current one marked."""
+    return [
+        {"href": page.href, "label": f"{page.icon} {page.title}", "current": page == current}
+        for page in PAGES
+    ]
+
+
+class PageTemplate(pn.custom.JSComponent):
+    """A page of the app: `main` under the page's heading, in the shared header and sidebar.
+    Everything but `main` and `server_line` is fixed when the page is built."""
+
+    site_title = param.String(default=SITE_TITLE, doc="The header's text.")
+    accent = param.Color(default=ACCENT, doc="The header's colour.")
+    heading = param.String(default="", doc="The page's heading; none when empty.")
+    summary = param.String(default="", doc="A sentence under the heading.")
+    nav = param.List(default=[], doc="The sidebar's links (nav_items).")
+    server_line = param.String(default="", doc="The sidebar's line about the server's load.")
+    main = Children(default=[], doc="The page's own components.")
+
+    _esm = HERE / "template.js"
+    # Inlined: Panel 1.9.4 serves a relative stylesheet of a JSComponent at the wrong URL.
+    _stylesheets: ClassVar[list[str]] = [(HERE / "template.css").read_text()]
+
+
+def page_template(current: Page, *main: object, intro: bool = True) -> PageTemplate:
+    """The app's template for `current` with `main` as its content, under the page's heading
+    and summary from the registry (`intro=False`: the content brings its own)."""
+    template = PageTemplate(
+        site_title=page_title(current),
+        heading=f"{current.icon} {current.title}" if intro else "",
+        summary=current.summary if intro else "",
+        nav=nav_items(current),
+        main=list(main),
+        sizing_mode="stretch_width",
     )
+    monitor = SidebarMonitor()
+    template.server_line = monitor.line
+    monitor.param.watch(lambda event: setattr(template, "server_line", event.new), "line")
+    return template
 
 
-def intro(page: Page) -> pn.pane.Markdown:
-    """A page's heading and summary, from the registry."""
-    return pn.pane.Markdown(
-        f"# {page.icon} {page.title}\n\n{page.summary}", sizing_mode="stretch_width"
-    )
-
-
-def serve_page(slug: str, *main: object) -> pn.template.BootstrapTemplate:
-    """Put a page's components under its heading in the template and mark it servable."""
+def serve_page(slug: str, *main: object, intro: bool = True) -> PageTemplate:
+    """Put a page's components in the template and mark it servable, titled from the registry.
+    No Location model (no page reads or sets the URL from Python) but under `--dev`, whose
+    reloads of the open pages go through it."""
     page = page_for(slug)
-    return page_template(page, intro(page), *main).servable()
-
+    return page_template(page, *main, intro=intro).servable(
+        title=page_title(page), location=bool(pn.config.autoreload)
+    )

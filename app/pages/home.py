@@ -2,7 +2,6 @@
 
 from app.components.home import home_content
 from app.components.monitor import FullMonitor
-from app.components.template import page_template
-from app.registry import HOME
+from app.components.template import serve_page
 
-page_template(HOME, home_content(), FullMonitor()).servable()
+serve_page("", home_content(), FullMonitor(), intro=False)

@@ -6,12 +6,14 @@ server's hardening, installed before the server builds its routes.
   goes back to the browser;
 - login.py: failed logins are throttled per client;
 - websocket.py and logs.py: a refused connection is one line, no traceback, no session id;
-- speedups.py: contained workarounds for costs profiled inside Panel and Bokeh.
+- speedups.py: contained workarounds for costs profiled inside Panel and Bokeh;
+- session_heap.py: garbage collection that does not walk every live session.
 """
 
 from __future__ import annotations
 
-from app.server import login, logs, pages, protocol, speedups, websocket
+from app import runtime
+from app.server import login, logs, pages, protocol, session_heap, speedups, websocket
 from app.server.health import HealthHandler
 
 pages.install()
@@ -20,5 +22,6 @@ protocol.install()
 login.install()
 logs.install()
 speedups.install()
+session_heap.install(runtime.current_heaps)
 
 ROUTES = [(r"/health", HealthHandler)]

@@ -9,6 +9,7 @@ checked again then; the end-to-end suite and the soak run with all of them on.
 
 from __future__ import annotations
 
+import copy
 import logging
 import weakref
 from contextlib import contextmanager
@@ -195,6 +196,75 @@ def no_document_validation() -> None:
     settings.perform_document_validation.set_value(False)
 
 
+def no_error_diagnostics() -> None:
+    """Bokeh checks the signature of every callback a model registers (`inspect.signature`,
+    one per Panel property link: a fifth of a page's build) and suggests close matches for
+    mistyped attributes; the pages' callbacks are the same every time, checked by the tests.
+    Bokeh's own setting (BOKEH_PERFORM_ERROR_DIAGNOSTICS)."""
+    from bokeh.settings import settings
+
+    settings.perform_error_diagnostics.set_value(False)
+
+
+def unvalidated_page_builds() -> None:
+    """A tenth of a page's build: Bokeh validates every property value set on a new model,
+    and formats the message it would raise before it knows whether it will (Dict properties).
+    The values a page script sets are the app's own, the same every time; Bokeh's documented
+    `validate(False)` skips the check while Panel builds a session's document. What a browser
+    sends is validated as ever: it arrives on the event loop, never during a build, which runs
+    on the loop from start to end."""
+    import panel.io.application as panel_app
+    from bokeh.core.property.validation import validate
+
+    initialize = panel_app.Application.initialize_document
+
+    def initialize_document(self, doc):
+        with validate(False):
+            return initialize(self, doc)
+
+    panel_app.Application.initialize_document = initialize_document
+
+
+def page_resources_once() -> None:
+    """A tenth of a page request: Panel works out the scripts and stylesheets of the page
+    (Bokeh's, Panel's, every extension's and component's) for every request, and they are the
+    same for every request of a page with the same models under the same path. Work them out
+    once per page; each request gets its own copy of the lists."""
+    import panel.io.server as panel_server
+    from panel.config import config
+    from panel.config import panel_extension as ext
+    from panel.io.resources import Bundle
+    from panel.io.state import state
+
+    compute = panel_server.bundle_resources
+    cache: dict = {}
+
+    def bundle_resources(roots, resources, notebook=False, reloading=False,
+                         enable_mathjax="auto"):  # fmt: skip
+        models = {type(model) for root in roots for model in root.references()}
+        key = (
+            frozenset(models), type(resources), resources.mode, resources.root_url,
+            getattr(resources, "absolute", None), state.rel_path, notebook, reloading,
+            enable_mathjax, frozenset(ext._loaded_extensions), tuple(config.css_files),
+            tuple(config.js_files), tuple(config.raw_css), tuple(config.global_css),
+            tuple(config.js_modules.items()), config.design, config.theme,
+        )  # fmt: skip
+        if key not in cache:
+            if len(cache) >= 64:  # bounded: a page is a handful of keys
+                cache.clear()
+            cache[key] = compute(roots, resources, notebook, reloading, enable_mathjax)
+        cached = cache[key]
+        return Bundle(
+            notebook=cached.notebook, js_files=list(cached.js_files),
+            js_raw=list(cached.js_raw), css_files=list(cached.css_files),
+            css_raw=list(cached.css_raw), hashes=dict(cached.hashes),
+            js_modules=copy.copy(cached.js_modules),
+            js_module_exports=copy.copy(cached.js_module_exports),
+        )  # fmt: skip
+
+    panel_server.bundle_resources = bundle_resources
+
+
 ALL = (
     quiet_panel_logger,
     theme_lookup_only_when_needed,
@@ -204,6 +274,9 @@ ALL = (
     one_graph_walk_per_template,
     cheap_config_set,
     no_document_validation,
+    no_error_diagnostics,
+    unvalidated_page_builds,
+    page_resources_once,
 )
 
 

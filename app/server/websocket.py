@@ -1,5 +1,6 @@
-"""The websocket route: no Nagle delay on its frames, and a connection Bokeh refuses (a forged
-or expired token, a wrong subprotocol) closed with one log line, not a traceback.
+"""The websocket route: no Nagle delay on its frames, a connection Bokeh refuses (a forged or
+expired token, a wrong subprotocol) closed with one log line, not a traceback, and a close that
+Bokeh's keep-alive saw first ended without one.
 
 Bokeh's WSHandler.open raises ProtocolError for such a connection, which tornado logs as an
 "Uncaught exception" with a traceback, once per attempt. This subclass of Panel's handler
@@ -9,11 +10,15 @@ minute). A contained workaround; tested in tests/e2e/test_security.py.
 
 from __future__ import annotations
 
+import logging
+
 from bokeh.protocol.exceptions import ProtocolError
 from bokeh.server.urls import per_app_patterns
 from panel.io.server import WSHandler
 
 from app import runtime
+
+log = logging.getLogger(__name__)
 
 
 class RefusingWSHandler(WSHandler):
@@ -29,6 +34,17 @@ class RefusingWSHandler(WSHandler):
             runtime.current().refusals.refused(f"client {client}", f"a websocket: {refused}")
             self.close()
             return None
+
+    def on_close(self) -> None:
+        # Bokeh's keep-alive ping can find the socket closed before tornado calls this, and
+        # then detaches the connection from its session (BokehTornado._keep_alive); Bokeh's
+        # on_close would fail an assertion on it, a traceback in the log for a tab that
+        # closed. The connection is gone either way: nothing is left to tell its session.
+        connection = getattr(self, "connection", None)
+        if connection is not None and connection._session is None:
+            log.debug("websocket closed after its keep-alive found it gone")
+            return
+        super().on_close()
 
 
 def install() -> None:

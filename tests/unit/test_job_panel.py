@@ -141,3 +141,26 @@ def test_cancel_from_the_browser_reaches_only_this_sessions_jobs(queue: JobQueue
     assert queue.get(mine).state in (JobState.CANCELLED, JobState.RUNNING)
     wait_for(panel, "status", "Queue empty")
     assert queue.get(mine).state is JobState.CANCELLED
+
+
+def test_cancel_all_from_the_browser_cancels_this_sessions_jobs_only(queue: JobQueue) -> None:
+    panel = QueuePanel(queue, item_seconds=5)
+    other = QueuePanel(queue, item_seconds=5)
+    panel._launch()
+    panel._launch()
+    other._launch()
+    panel._table._handle_msg({"cancel_all": "yes"})  # forged: not the message
+    panel._table._handle_msg({"cancel_all": True, "owner": other._owner})  # forged: extra keys
+    assert not any(job.state.final for job in queue.jobs_of(panel._owner))
+    panel._table._handle_msg({"cancel_all": True})
+    wait_for(panel, "status", "Queue empty")
+    assert {job.state for job in queue.jobs_of(panel._owner)} == {JobState.CANCELLED}
+    assert not queue.jobs_of(other._owner)[0].state.final
+
+
+def test_the_table_shows_the_panels_lines(queue: JobQueue) -> None:
+    panel = QueuePanel(queue, item_seconds=5)
+    assert panel._table.summary == panel.pool and panel.pool.startswith("Shared pool:")
+    panel.message, panel.failures = "Queue full", "Item 1 failed: boom"
+    assert (panel._table.warning, panel._table.error) == ("Queue full", "Item 1 failed: boom")
+    assert panel._status_text.value == panel.status == "Queue empty"

@@ -1,0 +1,143 @@
+"""Session heaps (app/server/session_heap.py): what a session builds is out of the cycle
+collector's reach while it lives, and collected when it ends; nothing else is touched."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import weakref
+from collections.abc import Iterator
+
+import pytest
+
+from app.server.session_heap import SessionHeaps, _run_destroyed_callbacks
+
+
+class Node:
+    """A cycle of two objects: only the cycle collector can free it."""
+
+    def __init__(self) -> None:
+        self.other = Other(self)
+
+
+class Other:
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+
+class Doc:
+    """Stands for a Bokeh document (weakly referenceable, as the heaps key on it)."""
+
+
+@pytest.fixture
+def heaps() -> Iterator[SessionHeaps]:
+    heaps = SessionHeaps()
+    yield heaps
+    heaps.release_all()
+
+
+def build_cycle(heaps: SessionHeaps, doc: Doc, keep: list | None = None) -> weakref.ref:
+    made: list[weakref.ref] = []
+
+    def initialize() -> None:
+        node = Node()
+        made.append(weakref.ref(node))
+        if keep is not None:
+            keep.append(node)
+
+    heaps.build(doc, initialize)
+    return made[0]
+
+
+def test_what_a_session_built_is_held_out_of_the_collector_until_it_ends(heaps) -> None:
+    doc = Doc()
+    node = build_cycle(heaps, doc)
+    assert not gc.is_tracked(node())
+    assert heaps.sessions == 1 and heaps.objects >= 2
+    gc.collect()
+    assert node() is not None  # garbage or not, it lives with its session
+    assert heaps.release(doc) >= 2
+    assert node() is None  # the release's young collection freed the cycle
+    assert heaps.sessions == 0 and heaps.release(doc) == 0
+
+
+def test_an_object_still_used_elsewhere_survives_its_sessions_end(heaps) -> None:
+    doc, elsewhere = Doc(), []
+    node = build_cycle(heaps, doc, keep=elsewhere)
+    heaps.release(doc)
+    gc.collect()
+    assert node() is elsewhere[0] and gc.is_tracked(elsewhere[0])
+
+
+def test_objects_made_outside_a_build_are_left_alone(heaps) -> None:
+    before = Node()
+    heaps.build(Doc(), lambda: None)
+    assert gc.is_tracked(before) and gc.is_tracked(before.__dict__)
+
+
+def test_collection_stays_on_while_building_and_after(heaps) -> None:
+    seen: list[bool] = []
+    heaps.build(Doc(), lambda: seen.append(gc.isenabled()))
+    assert seen == [False] and gc.isenabled()
+    gc.disable()
+    try:
+        heaps.build(Doc(), lambda: None)
+        assert not gc.isenabled()  # a caller's choice is kept
+    finally:
+        gc.enable()
+
+
+def test_a_held_dict_that_tracked_itself_again_is_given_back_once(heaps) -> None:
+    doc, made = Doc(), []
+    heaps.build(doc, lambda: made.append({"n": Node()}))
+    table = made[0]
+    assert not gc.is_tracked(table)
+    table["again"] = Node()  # CPython tracks a dict again when a container goes into it
+    assert gc.is_tracked(table)
+    heaps.release(doc)  # tracking an object twice would abort the interpreter
+    assert gc.is_tracked(table)
+
+
+def test_running_computations_are_left_tracked(heaps) -> None:
+    made = []
+
+    async def waiting() -> None:
+        await asyncio.sleep(0)
+
+    heaps.build(Doc(), lambda: made.append(waiting()))
+    assert gc.is_tracked(made[0])
+    made[0].close()
+
+
+def test_release_all_gives_every_object_back(heaps) -> None:
+    docs = [Doc(), Doc()]
+    nodes = [build_cycle(heaps, doc, keep=[]) for doc in docs]
+    heaps.release_all()
+    assert heaps.sessions == 0
+    assert all(gc.is_tracked(node()) for node in nodes)
+
+
+class _Context:
+    def __init__(self, document) -> None:
+        self._document = document
+
+
+def test_destroyed_callbacks_run_once_without_a_full_collection() -> None:
+    document = type("Document", (), {})()
+    calls: list[object] = []
+    document.session_destroyed_callbacks = {calls.append, lambda ctx: 1 / 0}
+    full = []
+
+    def watch(phase: str, info: dict) -> None:
+        if phase == "start" and info["generation"] == 2:
+            full.append(info)
+
+    gc.callbacks.append(watch)
+    try:
+        context = _Context(document)
+        asyncio.run(_run_destroyed_callbacks(None, context))
+        asyncio.run(_run_destroyed_callbacks(None, context))
+    finally:
+        gc.callbacks.remove(watch)
+    assert calls == [context]  # once; the failing callback did not stop the others
+    assert full == []
