@@ -25,6 +25,7 @@ import asyncio
 import json
 import re
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -101,6 +102,7 @@ class Counts:
     watched: int = 0
     actions: int = 0
     errors: list[str] = field(default_factory=list)
+    kinds: Counter = field(default_factory=Counter)  # messages received, by message type
 
 
 class ProtocolSession:
@@ -223,6 +225,7 @@ class ProtocolSession:
             while (message := await self._read_message()) is not None:
                 header, content = message
                 self.counts.messages += 1
+                self.counts.kinds[header["msgtype"]] += 1
                 if self.watch and self.watch in content:
                     self.counts.watched += 1
                 if header["msgtype"] == "ERROR":

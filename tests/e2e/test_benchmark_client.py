@@ -4,8 +4,10 @@ session by session (benchmarks/protocol_client.py, benchmarks/load.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
+from collections import Counter
 
 from benchmarks.figures.latency import mix
 from benchmarks.load import Activity, BackgroundLoad
@@ -62,3 +64,28 @@ def test_visitors_come_and_go_at_a_steady_rate_from_their_own_addresses(server: 
         visits = load.stop_churn()
     assert 3 <= visits["opened"] <= 7
     assert visits["closed"] == visits["opened"] and visits["failed"] == 0
+
+
+def test_an_applied_change_gets_no_reply_and_a_refused_one_an_error(server: Served) -> None:
+    async def replies() -> Counter:
+        session = ProtocolSession(server.url, "/bokeh_streaming")
+        await session.open()
+        try:
+            slider = session.model_id(title="Updates per second")
+            for value in (3, "not a number"):  # applied, then refused
+                await session.send_events(
+                    [{"kind": "ModelChanged", "model": {"id": slider}, "attr": "value",
+                      "new": value}]
+                )  # fmt: skip
+            async def refused() -> None:
+                while not session.counts.kinds["ERROR"]:
+                    await asyncio.sleep(0.02)
+
+            await asyncio.wait_for(refused(), timeout=10)
+            return session.counts.kinds
+        finally:
+            await session.close()
+
+    kinds = run_async(replies)
+    # Replies go out in the order the messages came: an OK for the first would be here.
+    assert kinds["OK"] == 0 and kinds["ERROR"] == 1
