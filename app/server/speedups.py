@@ -28,7 +28,7 @@ def quiet_panel_logger() -> None:
 
 
 def theme_lookup_only_when_needed() -> None:
-    """21.7% of a click's CPU: on every property update Panel re-resolves the Bootstrap theme's
+    """21.7% of a click's CPU: on every property update Panel re-resolves the design's theme
     CSS files on disk (Design.params), and keeps the result only if `stylesheets` changed.
     Resolve them only then; and memoize the per-class modifiers, which depend on the classes."""
     import panel.reactive as reactive
