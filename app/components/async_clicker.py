@@ -11,6 +11,7 @@ import panel as pn
 import param
 
 from app.components.live_table import LiveTable, timer
+from app.components.mirror import mirror
 from app.components.session import SessionLoop
 from app.settings import param_range
 
@@ -64,9 +65,8 @@ class AsyncClicker(pn.viewable.Viewer):
         # property change, without param's reference machinery on the busiest path.
         # Every status is sent, none coalesced away: a click's "Running N" must reach the page
         # even when an earlier task's "Finished" follows it within milliseconds.
-        self._status_text = pn.widgets.StaticText(value=self.status)
-        self.param.watch(self._show_status, "status")
-        self.param.watch(self._show_message, "message")
+        self._status_text = pn.widgets.StaticText()
+        mirror(self, "status", self._status_text)
         self._table = LiveTable(
             on_cancel=self._cancel,
             caption="Your tasks",
@@ -75,6 +75,7 @@ class AsyncClicker(pn.viewable.Viewer):
             empty_text="No tasks yet: click the button.",
             count_running=True,  # "3 tasks running", counted by the browser from the rows
         )
+        mirror(self, "message", self._table, "warning")  # above the task list while not empty
 
     # -- the seed's callback, with a task list around it -----------------------------------
     async def _run(self, event) -> None:
@@ -107,12 +108,6 @@ class AsyncClicker(pn.viewable.Viewer):
             record.task = None
             if not self._session.closed:
                 self._changed()
-
-    def _show_status(self, event) -> None:
-        self._status_text.value = event.new
-
-    def _show_message(self, event) -> None:
-        self._table.warning = event.new  # shown above the task list while not empty
 
     def _cancel(self, n: int) -> None:
         """A row's Cancel (from the browser; with --num-threads on a pool thread): asyncio

@@ -14,6 +14,7 @@ import time
 import panel as pn
 import param
 
+from app.components.mirror import mirror
 from app.core.limits import Gate
 
 MAX_BLOCK_SECONDS = 1.0
@@ -82,6 +83,6 @@ class BlockingDemo(pn.viewable.Viewer):
             stylesheets=[WARNING_CSS],
             sizing_mode="stretch_width",
         )
-        result = pn.widgets.StaticText(value=self.result)
-        self.param.watch(lambda event: setattr(result, "value", event.new), "result")
+        result = pn.widgets.StaticText()
+        mirror(self, "result", result)
         return pn.Column(text, pn.Row(self._button, result), sizing_mode="stretch_width")

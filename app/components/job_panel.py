@@ -9,6 +9,7 @@ import panel as pn
 import param
 
 from app.components.live_table import LiveTable, seconds, timer
+from app.components.mirror import mirror
 from app.components.session import SessionLoop
 from app.core.job_queue import JobQueue
 from app.core.jobs import JobInfo, JobRejected, JobState, QueueStats
@@ -76,10 +77,6 @@ def pool_text(stats: QueueStats) -> str:
     )
 
 
-# The panel's lines that its table shows: panel parameter -> table parameter.
-SHOWN_BY_TABLE = {"message": "warning", "failures": "error", "pool": "summary"}
-
-
 class QueuePanel(pn.viewable.Viewer):
     """A "Click to launch" button that puts an item of the chosen kind on the shared job queue,
     the seed's status line for this session's items only, a live table of this session's jobs
@@ -110,7 +107,7 @@ class QueuePanel(pn.viewable.Viewer):
         self._launch_button = pn.widgets.Button(label="Click to launch", color="primary")
         self._launch_button.on_click(self._launch)
         self._kind = pn.widgets.RadioButtonGroup.from_param(self.param.kind, name="Kind of item")
-        self._status_text = pn.widgets.StaticText(value=self.status)
+        self._status_text = pn.widgets.StaticText()
         self._table = LiveTable(
             on_cancel=self._cancel_job,
             on_cancel_all=self._cancel_all_jobs,
@@ -133,9 +130,11 @@ class QueuePanel(pn.viewable.Viewer):
             queue.subscribe_stats(self._refresh_soon),
         ]
         self._session.on_close(self._closed)
-        # The status, the refusal, the failures and the pool line are shown by the status text
-        # and the table (a plain watcher each: no reference machinery for a line of text).
-        self.param.watch(self._show, ["status", "message", "failures", "pool"])
+        # The refusal, the failures and the pool line are shown by the table.
+        mirror(self, "status", self._status_text)
+        mirror(self, "message", self._table, "warning")
+        mirror(self, "failures", self._table, "error")
+        mirror(self, "pool", self._table, "summary")
         self._refresh()
 
     # -- user actions (on the loop, or on a pool thread with --num-threads) ------------------
@@ -217,13 +216,6 @@ class QueuePanel(pn.viewable.Viewer):
             unsubscribe()
         cancelled = self._queue.close_owner(self._owner)
         log.info("%s closed; %d of its jobs cancelled", self._tag, cancelled)
-
-    def _show(self, *events) -> None:
-        for event in events:
-            if event.name == "status":
-                self._status_text.value = event.new
-            else:
-                setattr(self._table, SHOWN_BY_TABLE[event.name], event.new)
 
     def __panel__(self):
         return pn.Column(

@@ -11,6 +11,7 @@ import panel as pn
 import param
 from bokeh.plotting import figure
 
+from app.components.mirror import mirror
 from app.components.session import SessionLoop
 from app.components.sources import ServerOwnedSource
 from app.components.ticker import start_ticker
@@ -71,11 +72,10 @@ class StreamingPlot(pn.viewable.Viewer):
         self._shown_at = 0.0
         self._session = SessionLoop()
         self._session.on_close(self._stop)
-        # The sentences are shown by plain watchers (no reference machinery for a text).
-        self._message_text = pn.widgets.StaticText(value=self.message)
-        self._shown_text = pn.widgets.StaticText(value=self.shown)
-        self.param.watch(self._show_texts, ["message", "shown"])
         self._update_shown()
+        self._message_text, self._shown_text = pn.widgets.StaticText(), pn.widgets.StaticText()
+        mirror(self, "message", self._message_text)
+        mirror(self, "shown", self._shown_text)
 
     # -- the seed's click ------------------------------------------------------------------
     async def _stream(self, event) -> None:
@@ -162,11 +162,6 @@ class StreamingPlot(pn.viewable.Viewer):
         self._shown_at = time.monotonic()
         kept = min(self.rollover, self.streamed)
         self.shown = f"Showing the last {kept:,} of {self.streamed:,} points"
-
-    def _show_texts(self, *events) -> None:
-        for event in events:
-            text = self._message_text if event.name == "message" else self._shown_text
-            text.value = event.new
 
     def __panel__(self):
         controls = pn.Row(

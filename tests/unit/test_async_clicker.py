@@ -56,6 +56,9 @@ def test_a_click_past_the_bound_starts_nothing() -> None:
             "Click 3 started nothing: 2 tasks are running, the most one session may have."
         )
         assert clicker.status == "Running 2"
+        # What the page shows: the status beside the button, the refusal above the tasks.
+        assert clicker._status_text.value == "Running 2"
+        assert clicker._table.warning == clicker.message
         assert len(clicker._table.rows) == 2
         clicker._session.close()
         await asyncio.gather(*tasks)

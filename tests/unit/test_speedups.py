@@ -28,3 +28,29 @@ def test_they_install_in_a_fresh_process() -> None:
                             timeout=60, check=False)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "app.server.speedups"
+
+
+def test_page_resources_worked_out_once_are_those_panel_works_out() -> None:
+    # In a process of its own: the speedups change Panel for the whole process.
+    code = """
+import panel as pn
+import panel.io.server as server
+from bokeh.document import Document
+from bokeh.resources import Resources
+from app.server import speedups
+
+doc = Document()
+doc.add_root(pn.Column(pn.widgets.Button(name="b"), pn.pane.HTML("x")).get_root(doc))
+resources = server.Resources.from_bokeh(Resources(mode="server"))
+fields = lambda b: (b.js_files, b.js_raw, b.css_files, b.css_raw, b.hashes, b.js_modules)
+fresh = fields(server.bundle_resources(doc.roots, resources))
+speedups.install()
+first = server.bundle_resources(doc.roots, resources)
+first.js_files.append("changed by one request")  # a request's copy is its own
+again = server.bundle_resources(doc.roots, resources)
+print(fields(first)[1:] == fresh[1:], fields(again) == fresh)
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60, check=False)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "True"]

@@ -7,6 +7,8 @@ from types import SimpleNamespace
 
 from app.server.websocket import RefusingWSHandler
 
+lost: list = []  # what the server was told of lost clients
+
 
 def handler_with(connection) -> RefusingWSHandler:
     handler = object.__new__(RefusingWSHandler)  # no tornado request: only on_close is run
@@ -14,9 +16,6 @@ def handler_with(connection) -> RefusingWSHandler:
     handler.close_code, handler.close_reason = 1001, None
     handler.application = SimpleNamespace(client_lost=lost.append)
     return handler
-
-
-lost: list = []
 
 
 def test_a_close_after_the_keep_alive_detached_the_connection_is_quiet() -> None:
