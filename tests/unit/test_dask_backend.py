@@ -356,6 +356,28 @@ def test_the_cluster_wide_bound_refuses_new_jobs_with_its_message_until_there_is
     assert wait_state(a, held[1], JobState.DONE).state is JobState.DONE
 
 
+def test_a_lease_the_scheduler_shows_before_its_replica_knows_it_counts_once() -> None:
+    """The bound's arithmetic across the two races of a lease (dask_state, "leases"): a refresh
+    that sees a lease granted to this replica before the grant has reached it, and one that
+    still sees a lease this replica has just given back."""
+    state = DaskBackend("tcp://127.0.0.1:1", "r", max_jobs=5)._state
+    state.ready = True
+    state.saw_leases(["o1", "o2", "a"], own_now=[])  # a's grant is still on its way here
+    state.took_lease("a")
+    assert (state.others(), state.free()) == (2, 2)
+    state.saw_leases(["o1", "o2", "a", "n"], own_now=["a"])  # n: granted, not heard of yet
+    assert (state.others(), state.free()) == (3, 1)  # counted once, as someone's
+    state.took_lease("n")
+    assert (state.others(), state.free()) == (2, 1)  # still once: now as this replica's
+    state.held -= 1  # `a` given back (the pump's _resolved) ...
+    state.saw_leases(["o1", "o2", "a", "n"], own_now=["n"])  # ... a refresh from before that
+    assert (state.others(), state.free()) == (2, 2)
+    state.saw_leases(["o1", "o2", "n"], own_now=["n"])
+    assert state.mine == {"n"} and state.free() == 2  # `a` is gone for good: forgotten
+    state.drop_leases()  # the connection is lost
+    assert (state.held, state.others(), state.mine) == (0, 0, set())
+
+
 def test_a_cluster_that_cannot_be_reached_refuses_jobs_then_connects_when_it_is_up(
     server, queues
 ) -> None:

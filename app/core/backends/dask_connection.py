@@ -109,7 +109,7 @@ class Connection:
         await asyncio.wait_for(client.register_plugin(ClusterStatePlugin()), call_timeout)
         sem = await asyncio.wait_for(self._make_bound(client), call_timeout)
         try:
-            info = await self._ask_scheduler(client, [], [])
+            info = await self._ask_scheduler(client, [])
         except BaseException:
             drop_bound(sem)
             raise
@@ -121,6 +121,7 @@ class Connection:
             state.refresh_error = None
             state.ranks = {}
             state.figures = {k: info[k] for k in state.figures}
+            state.saw_leases(info["leases"], list(sem._leases))
         log.info(
             "connected to the Dask cluster at %s: %d worker threads, %d jobs waiting there",
             self.settings.address, info["threads"], info["waiting"],
@@ -172,11 +173,11 @@ class Connection:
         if changed:
             log.warning("%s; trying again every few seconds", logged)
 
-    async def _ask_scheduler(self, client, keys: list[str], lease_ids: list[str]) -> dict:
+    async def _ask_scheduler(self, client, keys: list[str]) -> dict:
         """One call: the cluster's figures and the places of `keys` (dask_task.cluster_state)."""
         ask = getattr(client.scheduler, STATE_OP)
         return await asyncio.wait_for(
-            ask(keys=keys, lease_ids=lease_ids, semaphore=self.settings.bound_name),
+            ask(keys=keys, semaphore=self.settings.bound_name),
             self.settings.call_timeout,
         )
 
@@ -186,10 +187,9 @@ class Connection:
         with state.lock:
             gen = state.gen
             keys = [j.key for j in state.jobs.values() if j.future is not None and not j.reported]
-            lease_ids = list(state.sem._leases) if state.sem is not None else []
             waiting_here = bool(state.launch)
         try:
-            info = await self._ask_scheduler(client, keys, lease_ids)
+            info = await self._ask_scheduler(client, keys)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -211,6 +211,7 @@ class Connection:
             state.refresh_error = None
             state.ranks = {k: v for k, v in info["ranks"].items() if k in state.by_key}
             state.figures = {k: info[k] for k in state.figures}
+            state.saw_leases(info["leases"], list(state.sem._leases) if state.sem else [])
             after = (state.free(), state.places(), dict(state.figures))
             died = [
                 job for key in info["died"]
@@ -255,7 +256,7 @@ def lose(state: DaskState) -> None:
         for job in list(state.launch):
             state.forget(job)
         state.launch.clear()
-        state.held = 0
+        state.drop_leases()
         state.ranks = {}
         state.figures = dict.fromkeys(state.figures, 0)
         sem, state.sem = state.sem, None

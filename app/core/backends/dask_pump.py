@@ -64,7 +64,8 @@ class Pump:
             if job is not None:
                 job.leased = True
                 job.gen = gen  # handed over while disconnected, it belongs to this connection
-                state.held += 1
+                # The lease just granted is the newest one (this pump alone takes leases).
+                state.took_lease(sem._leases[-1] if sem._leases else None)
         if not granted:
             return True  # the bound is full: wait on the scheduler again
         if job is None:  # cancelled while the lease was on its way

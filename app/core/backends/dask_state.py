@@ -77,12 +77,16 @@ class DaskState:
         self.by_key: dict[str, DaskJob] = {}
         self.launch: deque[DaskJob] = deque()  # handed over, waiting for a lease
         self.held = 0  # leases this replica holds
+        # Lease ids of the bound: those the last refresh saw on the scheduler, and this
+        # replica's own among them or taken since (see `others`).
+        self.seen: frozenset[str] = frozenset()
+        self.mine: set[str] = set()
         self.ready = False  # connected, subscribed, bound made
         self.gen = 0  # counts connections
         self.down: str | None = f"the Dask cluster at {settings.address} is not connected yet"
         self.refresh_error: str | None = None
         self.ranks: dict[str, int | str | None] = {}  # from the last refresh, kept current
-        self.figures = {"threads": 0, "alive": 0, "busy": 0, "waiting": 0, "others": 0}
+        self.figures = {"threads": 0, "alive": 0, "busy": 0, "waiting": 0}
         self.stopping = False
         # On the loop only.
         self.client = None
@@ -97,8 +101,35 @@ class DaskState:
     def free(self) -> int:
         if not self.ready or self.stopping:
             return 0
-        taken = self.figures["others"] + self.held + len(self.launch)
+        taken = self.others() + self.held + len(self.launch)
         return max(0, self.settings.max_jobs - taken)
+
+    # -- leases (lock held) ---------------------------------------------------------------------
+    # The bound counts the leases of every replica: this replica's own as `held`, the others'
+    # as of the last refresh. A lease is granted on the scheduler before its id reaches this
+    # replica, so a refresh can see it before `took_lease` does. Told apart by id, it counts
+    # once; told apart by a count the scheduler made from the ids known when the refresh set
+    # out, it counted twice until the next refresh, and a job then was refused as over the
+    # bound while there was room (seen under load: 4 of 5 unfinished, the 5th refused).
+    def others(self) -> int:
+        """Leases held by the other replicas, as of the last refresh."""
+        return sum(1 for lease in self.seen if lease not in self.mine)
+
+    def took_lease(self, lease_id: str | None) -> None:
+        self.held += 1
+        if lease_id is not None:
+            self.mine.add(lease_id)
+
+    def saw_leases(self, leases: list[str], own_now: list[str]) -> None:
+        """A refresh's lease ids; `own_now`, this replica's leases at this moment. An id of
+        this replica's that neither holds is gone for good (a lease id is never reused)."""
+        self.seen = frozenset(leases)
+        self.mine = {lease for lease in self.mine if lease in self.seen or lease in own_now}
+
+    def drop_leases(self) -> None:
+        self.held = 0
+        self.seen = frozenset()
+        self.mine = set()
 
     def places(self) -> dict[int, int]:
         """This replica's waiting jobs -> their places in the cluster's line: the scheduler's

@@ -19,7 +19,7 @@ from distributed.diagnostics.plugin import SchedulerPlugin
 from app.core.backends.base import Cancelled, Done, Failed, Outcome
 from app.core.jobs import JobCancelled, JobContext, Work
 
-STATE_OP = "panel_jobs_state_v1"  # the scheduler handler the plugin adds (versioned)
+STATE_OP = "panel_jobs_state_v2"  # the scheduler handler the plugin adds (versioned)
 PROGRESS_EVERY = 0.2  # seconds: at most one progress message per job this often
 CHECK_EVERY = 0.05  # seconds: how often a zero-timeout cancel check asks the scheduler
 
@@ -98,7 +98,6 @@ def run_job(work: Work, key: str, topic: str, cancel_name: str) -> Outcome:
 def cluster_state(
     dask_scheduler=None,
     keys: tuple[str, ...] | list[str] = (),
-    lease_ids: tuple[str, ...] | list[str] = (),
     semaphore: str = "",
 ) -> dict:
     """Run on the scheduler (by the plugin's handler, or `Client.run_on_scheduler` when
@@ -107,8 +106,8 @@ def cluster_state(
     cluster, or its state when it is not queued, and which of them a dying worker was running.
 
     `busy` counts tasks assigned to workers, which with `worker-saturation: 1.0` and jobs
-    submitted as root-ish tasks are the running ones. `others` counts the leases of the shared
-    bound held by everyone but the caller (whose lease ids are `lease_ids`)."""
+    submitted as root-ish tasks are the running ones. `leases` are the ids of the leases of the
+    shared bound (at most its size): the caller tells its own from the others'."""
     s = dask_scheduler
     order = {ts.key: place for place, ts in enumerate(s.queued.sorted(), start=1)}
     ranks: dict[str, int | str | None] = {}
@@ -129,7 +128,6 @@ def cluster_state(
         busy += min(len(ws.processing), ws.nthreads)
     ext = s.extensions.get("semaphores")
     held = ext.leases.get(semaphore, {}) if ext is not None else {}
-    ours = sum(1 for lease in lease_ids if lease in held)
     return {
         "ranks": ranks,
         "died": died,
@@ -137,7 +135,7 @@ def cluster_state(
         "alive": alive,
         "busy": busy,
         "waiting": len(order) + len(s.unrunnable),
-        "others": len(held) - ours,
+        "leases": list(held),
     }
 
 
@@ -149,15 +147,13 @@ class ClusterStatePlugin(SchedulerPlugin):
     every replica on connecting, idempotently: the first registration stands until the scheduler
     restarts, so the handler's name carries a version to change with its arguments."""
 
-    name = "panel-jobs-state-v1"
+    name = "panel-jobs-state-v2"
     idempotent = True
 
     def start(self, scheduler) -> None:
         def panel_jobs_state(
-            keys: list[str] | None = None,
-            lease_ids: list[str] | None = None,
-            semaphore: str = "",
+            keys: list[str] | None = None, semaphore: str = ""
         ) -> dict:
-            return cluster_state(scheduler, keys or (), lease_ids or (), semaphore)
+            return cluster_state(scheduler, keys or (), semaphore)
 
         scheduler.handlers[STATE_OP] = panel_jobs_state
