@@ -6,16 +6,19 @@ and the cluster-wide bound behave as on one server, and positions are the cluste
 from __future__ import annotations
 
 import gzip
+import os
 import re
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
+import psutil
 import pytest
 from conftest import assert_clean
 from helpers import open_page
 from playwright.sync_api import Browser, Page, expect
 
-from deploy.cluster import Cluster, running
+from deploy.cluster import WORKER_NICE, Cluster, running
 from tests.support.serving import free_port
 
 pytestmark = pytest.mark.own_server
@@ -149,3 +152,21 @@ def test_the_cluster_wide_bound_gives_its_message(browser: Browser, cluster: Clu
     idle(a)
     a.context.close()
     b.context.close()
+
+
+def test_the_workers_compute_below_the_replicas_cpu_priority(cluster: Cluster) -> None:
+    """Each worker's processes (the nanny and the worker it spawned) and its scheduling group
+    run at WORKER_NICE; the replicas, the scheduler and the balancer at the default."""
+
+    def nice(pid: int) -> tuple[int, str]:
+        group = Path(f"/proc/{pid}/autogroup")
+        return os.getpriority(os.PRIO_PROCESS, pid), group.read_text() if group.exists() else ""
+
+    for part in cluster.parts:
+        pids = [part.process.pid, *(c.pid for c in psutil.Process(part.process.pid).children(True))]
+        want = WORKER_NICE if part.name.startswith("worker") else 0
+        assert len(pids) >= (2 if want else 1), part.name
+        for pid in pids:
+            own, group = nice(pid)
+            assert own == want, (part.name, pid)
+            assert not group or group.rstrip().endswith(f"nice {want}"), (part.name, group)
