@@ -54,3 +54,64 @@ print(fields(first)[1:] == fresh[1:], fields(again) == fresh)
                             timeout=60, check=False)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "True"]
+
+
+def test_data_models_are_tagged_as_panel_tags_them_without_a_walk_per_change() -> None:
+    # A component whose data holds a nested component and a Parameterized (which Panel turns
+    # into a data model of its own): after text changes and a change that brings a new
+    # Parameterized, every data model carries the root's tag, as with Panel's own method; the
+    # text changes walk no model graph.
+    code = """
+import panel as pn, param
+from bokeh.document import Document
+from bokeh.model import DataModel, Model
+from panel.custom import Child, JSComponent
+from app.server import speedups
+
+class Part(param.Parameterized):
+    size = param.Integer(default=1)
+
+class Inner(JSComponent):
+    text = param.String(default="")
+    _esm = "export function render() {}"
+
+class Outer(JSComponent):
+    text = param.String(default="")
+    part = param.ClassSelector(class_=Part)
+    inner = Child()
+    _esm = "export function render() {}"
+
+def scenario():
+    walks = []
+    select = Model.select
+    def counting(self, selector):
+        walks.append(1)
+        return select(self, selector)
+    doc = Document()
+    outer = Outer(part=Part(), inner=Inner())
+    root = outer.get_root(doc)
+    doc.add_root(root)
+    Model.select = counting
+    try:
+        for n in range(3):
+            outer.text = f"line {n}"
+            outer.inner.text = f"inner {n}"
+        text_walks = len(walks)
+        outer.part = Part(size=2)
+    finally:
+        Model.select = select
+    tags = sorted(
+        (type(m).__name__, f"__ref:{root.ref['id']}" in m.tags)
+        for m in doc.models if isinstance(m, DataModel)
+    )
+    return tags, text_walks
+
+before, walks_before = scenario()
+speedups.install()
+after, walks_after = scenario()
+print(before == after, all(tagged for _, tagged in after), walks_before > 0, walks_after)
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60, check=False)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "True", "True", "0"]
