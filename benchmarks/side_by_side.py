@@ -11,7 +11,8 @@ first REF's app, then this checkout's, each fresh, with the benchmark settings
 - with `--sessions` background sessions of figure 1's mix, a protocol-level probe's 40 clicks
   to "Running N" (median, p95) and the longest garbage-collection pause over them (from
   /health, which REF must have);
-- the same pause while 3 visitors a second come and go besides.
+- the server's CPU over 10 s with those sessions, and over 20 s while 3 visitors a second
+  come and go besides, with the longest pause then.
 
 A shared machine is noisy: the rounds alternate, so each pair of lines is comparable.
 """
@@ -94,8 +95,9 @@ def measure(tree: Path, sessions: int, logs: Path) -> str:
         with BackgroundLoad(server.url, mix("app", sessions - 1)) as load:
             times = sorted(asyncio.run(probe_clicks(server.url)))
             still = health(f"{server.url}/health", 30)["gc"]["max_ms"]
+            busy = cpu_percent(server.pid, 10)
             load.start_churn(3.0, 1.0, VISITS)
-            time.sleep(20)
+            churn_cpu = cpu_percent(server.pid, 20)
             load.stop_churn()
             churning = health(f"{server.url}/health", 20)["gc"]["max_ms"]
     finally:
@@ -104,8 +106,16 @@ def measure(tree: Path, sessions: int, logs: Path) -> str:
     return (
         f"session open+close CPU: {builds}; {sessions} sessions: click to Running median "
         f"{statistics.median(times):.1f} ms, p95 {times[int(0.95 * len(times)) - 1]:.1f} ms, "
-        f"longest GC pause {still:.0f} ms; with 3 visitors/s coming and going {churning:.0f} ms"
+        f"longest GC pause {still:.0f} ms, server CPU {busy:.0f}%; with 3 visitors/s coming "
+        f"and going, longest pause {churning:.0f} ms, server CPU {churn_cpu:.0f}%"
     )
+
+
+def cpu_percent(pid: int, seconds: float) -> float:
+    """The server's CPU use over the next `seconds`, in percent of one core."""
+    before = cpu_seconds(pid)
+    time.sleep(seconds)
+    return (cpu_seconds(pid) - before) / seconds * 100
 
 
 def main() -> None:
