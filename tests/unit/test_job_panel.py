@@ -147,8 +147,11 @@ def test_cancel_all_from_the_browser_cancels_this_sessions_jobs_only(queue: JobQ
     panel = QueuePanel(queue, item_seconds=5)
     other = QueuePanel(queue, item_seconds=5)
     panel._launch()
+    # One worker and room for 2 waiting: the third job fits once the first one runs.
+    wait_for_stats(queue, lambda s: s.running == 1, "the first job running")
     panel._launch()
     other._launch()
+    assert len(queue.jobs_of(other._owner)) == 1
     panel._table._handle_msg({"cancel_all": "yes"})  # forged: not the message
     panel._table._handle_msg({"cancel_all": True, "owner": other._owner})  # forged: extra keys
     assert not any(job.state.final for job in queue.jobs_of(panel._owner))
