@@ -33,7 +33,7 @@ from pathlib import Path
 from benchmarks.figures.latency import VISITS, mix
 from benchmarks.load import BackgroundLoad
 from benchmarks.protocol_client import ProtocolSession
-from benchmarks.servers import APP_ENV, cpu_seconds, health
+from benchmarks.servers import APP_ENV, Target, Watch, cpu_seconds, health
 from tests.support.serving import ROOT, app_command, free_port, start, stop
 
 PAGES = ("/async_callbacks", "/threaded_queue")
@@ -95,9 +95,12 @@ def measure(tree: Path, sessions: int, logs: Path) -> str:
         with BackgroundLoad(server.url, mix("app", sessions - 1)) as load:
             times = sorted(asyncio.run(probe_clicks(server.url)))
             still = health(f"{server.url}/health", 30)["gc"]["max_ms"]
-            busy = cpu_percent(server.pid, 10)
+            target = Target("app", server.url, server.pid)
+            with Watch(target, gc=False) as busy:
+                time.sleep(10)
             load.start_churn(3.0, 1.0, VISITS)
-            churn_cpu = cpu_percent(server.pid, 20)
+            with Watch(target, gc=False) as churn:
+                time.sleep(20)
             load.stop_churn()
             churning = health(f"{server.url}/health", 20)["gc"]["max_ms"]
     finally:
@@ -106,16 +109,10 @@ def measure(tree: Path, sessions: int, logs: Path) -> str:
     return (
         f"session open+close CPU: {builds}; {sessions} sessions: click to Running median "
         f"{statistics.median(times):.1f} ms, p95 {times[int(0.95 * len(times)) - 1]:.1f} ms, "
-        f"longest GC pause {still:.0f} ms, server CPU {busy:.0f}%; with 3 visitors/s coming "
-        f"and going, longest pause {churning:.0f} ms, server CPU {churn_cpu:.0f}%"
+        f"longest GC pause {still:.0f} ms, server CPU {busy.result()['server_cpu_percent']}%; "
+        f"with 3 visitors/s coming and going, longest pause {churning:.0f} ms, server CPU "
+        f"{churn.result()['server_cpu_percent']}%"
     )
-
-
-def cpu_percent(pid: int, seconds: float) -> float:
-    """The server's CPU use over the next `seconds`, in percent of one core."""
-    before = cpu_seconds(pid)
-    time.sleep(seconds)
-    return (cpu_seconds(pid) - before) / seconds * 100
 
 
 def main() -> None:
