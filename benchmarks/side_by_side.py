@@ -12,7 +12,8 @@ first REF's app, then this checkout's, each fresh, with the benchmark settings
   to "Running N" (median, p95) and the longest garbage-collection pause over them (from
   /health, which REF must have);
 - the server's CPU over 10 s with those sessions, and over 20 s while 3 visitors a second
-  come and go besides, with the longest pause then.
+  come and go besides, with the longest pause then;
+- the probe's clicks again while figure 1's churn (5 visitors a second) goes on.
 
 A shared machine is noisy: the rounds alternate, so each pair of lines is comparable.
 """
@@ -30,7 +31,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from benchmarks.figures.latency import VISITS, mix
+from benchmarks.figures import Plan
+from benchmarks.figures.latency import VISIT_SECONDS, VISITS, mix
 from benchmarks.load import BackgroundLoad
 from benchmarks.protocol_client import ProtocolSession
 from benchmarks.servers import APP_ENV, Target, Watch, cpu_seconds, health
@@ -103,16 +105,25 @@ def measure(tree: Path, sessions: int, logs: Path) -> str:
                 time.sleep(20)
             load.stop_churn()
             churning = health(f"{server.url}/health", 20)["gc"]["max_ms"]
+            plan = Plan()
+            load.start_churn(plan.churn_rate, VISIT_SECONDS, VISITS)
+            churn_times = sorted(asyncio.run(probe_clicks(server.url)))
+            load.stop_churn()
     finally:
         stop(server)
     builds = ", ".join(f"{path} {ms:.0f} ms" for path, ms in cpu.items())
     return (
         f"session open+close CPU: {builds}; {sessions} sessions: click to Running median "
-        f"{statistics.median(times):.1f} ms, p95 {times[int(0.95 * len(times)) - 1]:.1f} ms, "
+        f"{statistics.median(times):.1f} ms, p95 {p95(times):.1f} ms, "
         f"longest GC pause {still:.0f} ms, server CPU {busy.result()['server_cpu_percent']}%; "
         f"with 3 visitors/s coming and going, longest pause {churning:.0f} ms, server CPU "
-        f"{churn.result()['server_cpu_percent']}%"
+        f"{churn.result()['server_cpu_percent']}%; with {plan.churn_rate:g}/s, click to "
+        f"Running median {statistics.median(churn_times):.1f} ms, p95 {p95(churn_times):.1f} ms"
     )
+
+
+def p95(times: list[float]) -> float:
+    return times[int(0.95 * len(times)) - 1]
 
 
 def main() -> None:

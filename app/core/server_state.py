@@ -55,6 +55,7 @@ class Snapshot:
     backend: str
     sessions: int
     sessions_total: int
+    sessions_built_beside_loop: int  # pages built on the build thread, not on the event loop
     loop_lag: LagStats
     gc: GcStats
     threads: int
@@ -91,6 +92,7 @@ def take_snapshot(
     *,
     replica: str,
     sessions: tuple[int, int],
+    built_beside_loop: int = 0,
     lag: LagStats,
     gc: GcStats,
     pool: QueueStats,
@@ -116,6 +118,7 @@ def take_snapshot(
         backend=pool.backend,
         sessions=live,
         sessions_total=total,
+        sessions_built_beside_loop=built_beside_loop,
         loop_lag=lag,
         gc=gc,
         threads=threading.active_count(),
