@@ -42,7 +42,6 @@ from app.core.loop_lag import LoopLagProbe
 from app.core.refusals import RefusalLog
 from app.core.server_state import Snapshot, take_snapshot
 from app.core.sessions import PENDING_CALLS, SessionRegistry
-from app.server.session_builds import SessionBuilds
 from app.server.session_heap import SessionHeaps
 from app.settings import Settings
 
@@ -67,7 +66,6 @@ class Runtime:
         self.probe = LoopLagProbe(interval=0.1, window=60.0)
         self.gc_pauses = GcPauses(window=60.0)
         self.heaps = SessionHeaps()  # what each live session built, out of the collector's way
-        self.builds = SessionBuilds(self.heaps)  # the thread that builds new sessions' pages
         self.replica = settings.replica_name or _default_replica_name(settings.port)
         self.queue = JobQueue(
             backend or make_backend(settings, self.replica),
@@ -144,7 +142,6 @@ class Runtime:
         self.probe.stop()
         self.gc_pauses.stop()
         self.queue.shutdown(grace=0.5, timeout=0.5)
-        self.builds.stop()
         self.heaps.release_all()
 
     # -- sessions ------------------------------------------------------------------------------
@@ -202,7 +199,6 @@ class Runtime:
         taken = take_snapshot(
             replica=self.replica,
             sessions=(self.sessions.live, self.sessions.total),
-            built_beside_loop=self.builds.built,
             lag=self.probe.stats(lag_window),
             gc=self.gc_pauses.stats(lag_window),
             pool=self.queue.stats(),
@@ -277,11 +273,6 @@ def install(settings: Settings | None = None) -> Runtime:
 def current_heaps() -> SessionHeaps | None:
     """This process's session heaps, if the runtime is installed."""
     return _current.heaps if _current is not None else None
-
-
-def current_builds() -> SessionBuilds | None:
-    """This process's session builds, if the runtime is installed."""
-    return _current.builds if _current is not None else None
 
 
 def current() -> Runtime:

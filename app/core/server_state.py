@@ -55,7 +55,6 @@ class Snapshot:
     backend: str
     sessions: int
     sessions_total: int
-    sessions_built_beside_loop: int  # pages built on the build thread, not on the event loop
     loop_lag: LagStats
     gc: GcStats
     threads: int
@@ -92,7 +91,6 @@ def take_snapshot(
     *,
     replica: str,
     sessions: tuple[int, int],
-    built_beside_loop: int = 0,
     lag: LagStats,
     gc: GcStats,
     pool: QueueStats,
@@ -118,7 +116,6 @@ def take_snapshot(
         backend=pool.backend,
         sessions=live,
         sessions_total=total,
-        sessions_built_beside_loop=built_beside_loop,
         loop_lag=lag,
         gc=gc,
         threads=threading.active_count(),

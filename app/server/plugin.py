@@ -7,23 +7,13 @@ server's hardening, installed before the server builds its routes.
 - login.py: failed logins are throttled per client;
 - websocket.py and logs.py: a refused connection is one line, no traceback, no session id;
 - speedups.py: contained workarounds for costs profiled inside Panel and Bokeh;
-- session_heap.py: garbage collection that does not walk every live session;
-- session_builds.py: a new session's page is built beside the event loop, not on it.
+- session_heap.py: garbage collection that does not walk every live session.
 """
 
 from __future__ import annotations
 
 from app import runtime
-from app.server import (
-    login,
-    logs,
-    pages,
-    protocol,
-    session_builds,
-    session_heap,
-    speedups,
-    websocket,
-)
+from app.server import login, logs, pages, protocol, session_heap, speedups, websocket
 from app.server.health import HealthHandler
 
 pages.install()
@@ -33,6 +23,5 @@ login.install()
 logs.install()
 speedups.install()
 session_heap.install(runtime.current_heaps)
-session_builds.install(runtime.current_builds)
 
 ROUTES = [(r"/health", HealthHandler)]

@@ -14,33 +14,27 @@ visitors came and went. Two things made it so:
   although it cannot become garbage before the session ends.
 
 So: no explicit full collections (the automatic ones remain), and a session's objects are kept
-out of the collector's reach while it lives. The objects its page script builds are those
-allocated while Panel initializes its document: with automatic collection paused for that
-step (tens of ms, on the build thread of app/server/session_builds.py), they are what the
-youngest generation holds afterwards.
+out of the collector's reach while it lives. The objects its page script builds are exactly
+those allocated while Panel initializes its document: with automatic collection paused for
+that synchronous step (tens of ms), they are what the youngest generation holds afterwards.
 They are untracked (`PyObject_GC_UnTrack`, the C API's own call, through ctypes): the collector
 no longer sees them, reference counting frees them as ever. A list here keeps each one alive
 until the session ends, so none is freed while untracked; when Bokeh has destroyed the session
 and run its callbacks, they are tracked again, the list is dropped, and one collection of the
 young generations frees what became garbage: the session, without walking the other sessions.
 
-Objects other threads allocated during that step (the event loop's, mostly) and still hold
-are kept with the session's until it ends: nothing is freed while untracked, and what would
-have been collected sooner is collected later. The snapshot and the untracking are done on the
-event loop, once the build thread has finished, and no collection runs while a build does: a
-collection on the loop during a build crashed the server (a segmentation fault in a few
-seconds of churn; with none during builds, none in the runs since).
+Objects another thread allocated during that step are held with the session's (until it ends):
+a few, and nothing that would be collected sooner is lost, only later.
 """
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import gc
 import logging
 import types
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +55,9 @@ class SessionHeaps:
 
     def __init__(self) -> None:
         # weak reference to a document -> what its session built. A document that dies with
-        # its objects still held gives them back first (`_forget`): an object freed while
-        # untracked crashes the interpreter.
+        # its objects still held (its session never ended through Bokeh) gives them back first
+        # (`_forget`): an object freed while untracked crashes the interpreter.
         self._held: dict[weakref.ref, list] = {}
-        self._building = False  # inside `keeping` (on the event loop, as `release`)
-        self._ended_meanwhile: list[list] = []  # sessions that ended during a build
 
     @property
     def sessions(self) -> int:
@@ -77,42 +69,21 @@ class SessionHeaps:
 
     def build(self, doc, initialize: Callable[[], None]) -> None:
         """Run `initialize()` (which builds `doc`'s session) and keep what it built."""
-        with self.keeping(doc):
-            initialize()
-
-    @contextlib.contextmanager
-    def keeping(self, doc) -> Iterator[None]:
-        """Keep what is allocated inside this block as `doc`'s session's. Entered and left on
-        the thread that may untrack, the event loop's: the build itself may run on another
-        thread meanwhile (app/server/session_builds.py), as long as that one has finished when
-        the block is left. No collection runs meanwhile: automatic ones are paused, and the
-        sessions that end meanwhile (`release`) are given back at the block's end."""
         gc.collect(0)  # the youngest generation: a few hundred objects, not this session's
         enabled = gc.isenabled()
         gc.disable()
-        self._building = True
         try:
-            try:
-                yield
-            finally:
-                built = gc.get_objects(generation=0)
-                if enabled:
-                    gc.enable()
-            # Kept only when the build succeeded: a failed build's document gets no session,
-            # so no `release`, and its objects must stay tracked.
-            held = [obj for obj in built if not isinstance(obj, _LEFT_TRACKED)]
-            del built
-            for obj in held:
-                _untrack(obj)
-            _untrack(held)  # nor is the list itself walked: it holds thousands of references
-            self._held[weakref.ref(doc, self._forget)] = held
+            initialize()
         finally:
-            self._building = False
-            if self._ended_meanwhile:
-                ended, self._ended_meanwhile = self._ended_meanwhile, []
-                while ended:
-                    _give_back(ended.pop())
-                gc.collect(1)
+            built = gc.get_objects(generation=0)
+            if enabled:
+                gc.enable()
+        held = [obj for obj in built if not isinstance(obj, _LEFT_TRACKED)]
+        del built
+        for obj in held:
+            _untrack(obj)
+        _untrack(held)  # nor is the list itself walked: it holds thousands of references
+        self._held[weakref.ref(doc, self._forget)] = held
 
     def release(self, doc) -> int:
         """The session of `doc` has ended: give its objects back to the collector, and collect
@@ -121,12 +92,6 @@ class SessionHeaps:
         if held is None:
             return 0
         count = len(held)
-        if self._building:
-            # Given back when the build is done: tracked again now, they would be in the
-            # youngest generation, where `keeping` takes the build's objects from; and a
-            # collection on the loop during a threaded build crashed the server.
-            self._ended_meanwhile.append(held)
-            return count
         _give_back(held)
         del held
         gc.collect(1)
@@ -139,8 +104,6 @@ class SessionHeaps:
 
     def release_all(self) -> None:
         """Give every held object back (at exit: none may be freed while untracked)."""
-        while self._ended_meanwhile:
-            _give_back(self._ended_meanwhile.pop())
         while self._held:
             _, held = self._held.popitem()
             _give_back(held)
@@ -157,12 +120,25 @@ def _give_back(held: list) -> None:
 
 # -- wiring into Panel 1.9.4 and Bokeh 3.9.2 (checked with speedups.PANEL/BOKEH) ------------------
 def install(heaps: Callable[[], SessionHeaps | None]) -> None:
-    """Give each ended server session's objects back from `heaps()` (None: not in a server of
-    the app), and take out Bokeh's and Panel's explicit full collections. (Sessions are kept
-    when they are built: app/server/session_builds.py.)"""
+    """Keep each server session's objects in `heaps()` (None: not in a server of the app), and
+    take out Bokeh's and Panel's explicit full collections."""
     import bokeh.application.application as bokeh_app
+    import panel.io.application as panel_app
     import panel.io.document as panel_doc
     from bokeh.application.handlers.document_lifecycle import DocumentLifecycleHandler
+
+    initialize = panel_app.Application.initialize_document
+
+    def initialize_document(self, doc) -> None:
+        context = doc.session_context
+        target = heaps()
+        # Only a server's session: Panel's warm-up and --dev documents have no server context.
+        if target is None or context is None or context.server_context is None:
+            initialize(self, doc)
+            return
+        target.build(doc, lambda: initialize(self, doc))
+
+    panel_app.Application.initialize_document = initialize_document
 
     destroyed = bokeh_app.Application.on_session_destroyed
 

@@ -67,16 +67,6 @@ def test_health_reports_the_snapshot(page: Page) -> None:
     assert page.request.get("/health?window=soon").status == 400
 
 
-def test_pages_are_built_beside_the_event_loop(page: Page) -> None:
-    """Every page's session is built on the build thread (app/server/session_builds.py), and
-    the page works: its button answers (the document was handed back to the loop's thread)."""
-    before = health(page.request)["sessions_built_beside_loop"]
-    open_page(page, "/async_callbacks")
-    page.get_by_role("button", name="Click me!").click()
-    expect(page.get_by_text(re.compile(r"^Running 1$"))).to_be_visible()
-    assert health(page.request)["sessions_built_beside_loop"] == before + 1
-
-
 def test_blocking_freezes_the_loop_and_async_does_not(page: Page, serve_args: list[str]) -> None:
     open_page(page, "/async_callbacks")
     page.get_by_role("button", name="Click me!").click()

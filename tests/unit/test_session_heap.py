@@ -109,28 +109,6 @@ def test_running_computations_are_left_tracked(heaps) -> None:
     made[0].close()
 
 
-def test_a_session_that_ends_during_a_build_is_collected_when_the_build_is_done(heaps) -> None:
-    """No collection while a build runs (it would move the build's objects out of the youngest
-    generation; and one run on the loop during a threaded build crashed the server)."""
-    ended, building = Doc(), Doc()
-    node = build_cycle(heaps, ended)
-    collections: list[int] = []
-
-    def seen(phase: str, info: dict) -> None:
-        if phase == "start":
-            collections.append(info["generation"])
-
-    try:
-        with heaps.keeping(building):
-            gc.callbacks.append(seen)  # (after the youngest generation's collection on entry)
-            heaps.release(ended)
-            assert collections == [] and node() is not None
-        assert collections == [1] and node() is None
-    finally:
-        gc.callbacks.remove(seen)
-    assert heaps.sessions == 1
-
-
 def test_a_document_gone_without_a_release_gives_its_objects_back(heaps) -> None:
     """Freeing an untracked object crashes the interpreter: a document that dies while its
     objects are held (its session never ended through Bokeh) hands them back first."""
