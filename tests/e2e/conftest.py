@@ -97,10 +97,21 @@ def _clean_run(request: pytest.FixtureRequest) -> Iterator[None]:
     )
     if server is not None:
         server.new_log()
+        request.node.shared_server = server
     yield
     if server is not None:
         assert_clean(server.new_log())
     assert not errors, f"errors in the browser console: {errors}"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """A failed test's report shows what the shared server logged during it."""
+    report = yield
+    server = getattr(item, "shared_server", None)
+    if report.when == "call" and report.failed and server is not None:
+        report.sections.append(("shared server log during the test", server.unread_log()[-30000:]))
+    return report
 
 
 @pytest.fixture

@@ -58,9 +58,13 @@ class Served:
 
     def new_log(self) -> str:
         """What the server logged since the last call."""
-        text = self.log()
-        new, self._offset = text[self._offset :], len(text)
+        new = self.unread_log()
+        self._offset += len(new)
         return new
+
+    def unread_log(self) -> str:
+        """What the server logged since the last `new_log()`, leaving it unread."""
+        return self.log()[self._offset :]
 
 
 def answers(url: str, timeout: float = 1.0) -> bool:
