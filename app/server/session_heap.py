@@ -56,7 +56,8 @@ class SessionHeaps:
     def __init__(self) -> None:
         # weak reference to a document -> what its session built. A document that dies with
         # its objects still held (its session never ended through Bokeh) gives them back first
-        # (`_forget`): an object freed while untracked crashes the interpreter.
+        # (`_forget`): some deallocators unlink an object from the collector without checking
+        # that it is tracked (a context's crashed the server so when it was freed untracked).
         self._held: dict[weakref.ref, list] = {}
 
     @property

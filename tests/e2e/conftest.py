@@ -105,7 +105,7 @@ def _clean_run(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+def pytest_runtest_makereport(item: pytest.Item):
     """A failed test's report shows what the shared server logged during it."""
     report = yield
     server = getattr(item, "shared_server", None)
