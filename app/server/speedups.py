@@ -331,6 +331,44 @@ def _holds_models(value) -> bool:
     return True  # a model, or something else: walk, as Panel does
 
 
+def stopped_periodic_callbacks_let_go() -> None:
+    """Bokeh's periodic callback, once stopped (as every one is when its session ends), keeps
+    its pending sleep timer until it fires, up to a period later (a second for the pages'
+    tickers); the timer holds the callback and through it the whole ended session, which so
+    outlives the young collection at its end and waits for the next full one. Keep the pending
+    sleep and, on stop, cancel its timer and end it at once: the callback's chain finishes as
+    it would have when the timer fired (its last error still logged), then lets go. Nothing
+    else changes: a stopped callback never ran again anyway."""
+    from bokeh.util.tornado import _AsyncPeriodic
+    from tornado import gen
+
+    def sleep(self):
+        """_AsyncPeriodic.sleep of Bokeh 3.9.2, but for keeping the pending sleep."""
+        future = gen.Future()
+        timer = self._loop.call_later(self._period / 1000.0, _wake, future)
+        self._pending_sleep = (timer, future)
+        return future
+
+    def stop(self):
+        self._stopped = True
+        pending, self._pending_sleep = getattr(self, "_pending_sleep", None), None
+        if pending is not None:  # on the loop, as the timer and the future must be
+            self._loop.add_callback(_wake_now, self._loop, *pending)
+
+    _AsyncPeriodic.sleep = sleep
+    _AsyncPeriodic.stop = stop
+
+
+def _wake(future) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def _wake_now(loop, timer, future) -> None:
+    loop.remove_timeout(timer)
+    _wake(future)
+
+
 ALL = (
     quiet_panel_logger,
     theme_lookup_only_when_needed,
@@ -344,6 +382,7 @@ ALL = (
     unvalidated_page_builds,
     page_resources_once,
     datamodel_tags_only_for_new_models,
+    stopped_periodic_callbacks_let_go,
 )
 
 

@@ -115,3 +115,43 @@ print(before == after, all(tagged for _, tagged in after), walks_before > 0, wal
                             timeout=60, check=False)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "True", "True", "0"]
+
+
+def test_a_stopped_periodic_callback_lets_go_of_what_it_holds_at_once() -> None:
+    # In a process of its own. Its own closures make a cycle, so a collection frees it, once
+    # nothing else holds it: not its pending timer (60 s here, as good as forever), which did.
+    code = """
+import asyncio, gc, weakref
+from bokeh.util.tornado import _AsyncPeriodic
+from tornado.ioloop import IOLoop
+from app.server import speedups
+
+loop = IOLoop(make_current=False)
+calls = []
+
+async def started_and_stopped():
+    periodic = _AsyncPeriodic(lambda: calls.append(1), 60_000, loop)
+    periodic.start()
+    await asyncio.sleep(0)
+    periodic.stop()
+    return weakref.ref(periodic)
+
+async def settle():
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+def alive_after_stop():
+    periodic = loop.run_sync(started_and_stopped)
+    loop.run_sync(settle)
+    gc.collect()
+    return periodic() is not None
+
+before = alive_after_stop()
+speedups.install()
+after = alive_after_stop()
+print(before, after, calls)
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60, check=False)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "False", "[]"]
