@@ -79,6 +79,14 @@ class SessionRegistry:
             live = len(self._live)
         log.info("session %s opened on /%s (%d live)", self.tag(session_id), page, live)
 
+    def attached(self, session_id: str) -> None:
+        """A websocket attached to the session (its page connected). The sweep also sees a
+        connection while it is open; this one a tab that closes again before the next sweep."""
+        with self._lock:
+            entry = self._live.get(session_id)
+            if entry is not None:
+                entry.connected, entry.disconnected_at = True, None
+
     def closed(self, session_id: str) -> None:
         with self._lock:
             entry = self._live.pop(session_id, None)

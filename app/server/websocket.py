@@ -1,6 +1,7 @@
 """The websocket route: no Nagle delay on its frames, a connection Bokeh refuses (a forged or
-expired token, a wrong subprotocol) closed with one log line, not a traceback, and a close that
-Bokeh's keep-alive saw first ended without one.
+expired token, a wrong subprotocol) closed with one log line, not a traceback, a close that
+Bokeh's keep-alive saw first ended without one, and the session registry told when a page
+connects (so that a tab closed before the next sweep still ends in seconds).
 
 Bokeh's WSHandler.open raises ProtocolError for such a connection, which tornado logs as an
 "Uncaught exception" with a traceback, once per attempt. This subclass of Panel's handler
@@ -34,6 +35,12 @@ class RefusingWSHandler(WSHandler):
             runtime.current().refusals.refused(f"client {client}", f"a websocket: {refused}")
             self.close()
             return None
+
+    async def _async_open(self, token: str) -> None:
+        await super()._async_open(token)
+        session = getattr(getattr(self, "connection", None), "session", None)
+        if session is not None:  # its page is connected: from now on its tab's close counts
+            runtime.current().sessions.attached(session.id)
 
     def on_close(self) -> None:
         # Bokeh's keep-alive ping can find the socket closed before tornado calls this, and

@@ -84,6 +84,18 @@ def test_a_reconnect_within_the_linger_keeps_the_session() -> None:
     assert registry.sweep() == 0 and session.expired == 0
 
 
+def test_a_tab_closed_between_two_sweeps_is_ended_after_the_linger() -> None:
+    clock = FakeClock()
+    registry = SessionRegistry(linger=1.0, connect_timeout=15.0, clock=clock)
+    session = Session()
+    registry.opened("s", "async_callbacks", session)
+    registry.attached("s")  # its websocket opened, and closed again before any sweep saw it
+    assert registry.connected == 1 and registry.sweep() == 0
+    clock.now += 1.0
+    assert registry.sweep() == 1 and session.expired == 1  # not the 15-s connect timeout
+    registry.attached("unknown")  # a session the registry does not hold: nothing happens
+
+
 def test_a_page_that_never_connects_is_ended_after_the_connect_timeout() -> None:
     clock = FakeClock()
     registry = SessionRegistry(connect_timeout=15.0, clock=clock)
