@@ -29,7 +29,7 @@ import signal
 import socket
 import threading
 import time
-from dataclasses import dataclass
+import weakref
 
 from app import process
 from app.core.admission import Admission
@@ -201,6 +201,7 @@ class Runtime:
             sessions=(self.sessions.live, self.sessions.total),
             lag=self.probe.stats(lag_window),
             gc=self.gc_pauses.stats(lag_window),
+            ended_sessions=(self.heaps.collected_young, self.heaps.collected_later),
             pool=self.queue.stats(),
             started_at=self._started_at,
             lag_threshold_ms=self.settings.health_lag_threshold_ms,
@@ -229,18 +230,24 @@ def _default_replica_name(port: int) -> str:
     return f"{socket.gethostname()}:{port}" + ("" if index is None else f"/{index}")
 
 
-@dataclass
 class _BokehSession:
-    """A Bokeh session context as the registry sees it (app/core/sessions.SessionHandle)."""
+    """A Bokeh session context as the registry sees it (app/core/sessions.SessionHandle). It
+    holds the context weakly: an ended session is collected young, and a handle made before
+    its build (so older) would keep it for a full collection (app/server/session_heap.py)."""
 
-    context: object
+    def __init__(self, context) -> None:
+        self._context = weakref.ref(context)
+
+    def _session(self):
+        context = self._context()
+        return context.session if context is not None else None
 
     def connections(self) -> int:
-        session = self.context.session
+        session = self._session()
         return session.connection_count if session is not None else 0
 
     def expire(self) -> None:
-        session = self.context.session
+        session = self._session()
         if session is not None:
             session.request_expiration()
 

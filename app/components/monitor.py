@@ -80,6 +80,9 @@ def figure_rows(snap: Snapshot) -> list[tuple[str, str]]:
         ("Garbage collection, last 60 s",
          f"{snap.gc.collections} collections ({snap.gc.oldest_generation} full) · "
          f"longest pause {snap.gc.max_ms:.1f} ms"),
+        ("Ended sessions freed at once",
+         f"{snap.ended_sessions_freed_young} of "
+         f"{snap.ended_sessions_freed_young + snap.ended_sessions_left_old}"),
         ("Threads", str(snap.threads)),
         ("Workers busy", f"{snap.workers_busy} of {snap.workers_total}"),
         ("Jobs waiting", f"{snap.jobs_waiting} of {snap.jobs_max_waiting}"),

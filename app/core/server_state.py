@@ -57,6 +57,10 @@ class Snapshot:
     sessions_total: int
     loop_lag: LagStats
     gc: GcStats
+    # Ended sessions freed by the young collection just after them, and those left to a full
+    # collection (app/server/session_heap.py), since the process started.
+    ended_sessions_freed_young: int
+    ended_sessions_left_old: int
     threads: int
     workers_busy: int
     workers_total: int
@@ -93,6 +97,7 @@ def take_snapshot(
     sessions: tuple[int, int],
     lag: LagStats,
     gc: GcStats,
+    ended_sessions: tuple[int, int],
     pool: QueueStats,
     started_at: float,
     lag_threshold_ms: float,
@@ -118,6 +123,8 @@ def take_snapshot(
         sessions_total=total,
         loop_lag=lag,
         gc=gc,
+        ended_sessions_freed_young=ended_sessions[0],
+        ended_sessions_left_old=ended_sessions[1],
         threads=threading.active_count(),
         workers_busy=pool.busy_workers,
         workers_total=pool.workers,

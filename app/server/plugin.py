@@ -13,7 +13,16 @@ server's hardening, installed before the server builds its routes.
 from __future__ import annotations
 
 from app import runtime
-from app.server import login, logs, pages, protocol, session_heap, speedups, websocket
+from app.server import (
+    login,
+    logs,
+    pages,
+    protocol,
+    session_heap,
+    sliced_builds,
+    speedups,
+    websocket,
+)
 from app.server.health import HealthHandler
 
 pages.install()
@@ -23,5 +32,6 @@ login.install()
 logs.install()
 speedups.install()
 session_heap.install(runtime.current_heaps)
+sliced_builds.install()  # last: it runs the builds the others have wrapped
 
 ROUTES = [(r"/health", HealthHandler)]

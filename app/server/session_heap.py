@@ -4,7 +4,7 @@ Python's cycle collector, when it collects its oldest generation, walks every ob
 while every thread waits, the event loop included. A live Panel session is a few thousand such
 objects (a Bokeh document, its models, Panel's objects and their watchers), so with 100
 sessions one full collection took 0.6 to 1 s here, and they came every few seconds while
-visitors came and went. Two things made it so:
+visitors came and went. Three things made it so:
 
 - Bokeh collects the whole heap (`gc.collect()`) each time a session whose document has
   on-destroy callbacks ends (every Panel session has them), and Panel schedules another one a
@@ -12,29 +12,42 @@ visitors came and went. Two things made it so:
   the session's objects are still referenced while Bokeh and Panel are cleaning it up.
 - What a session builds lives as long as the session and is walked by every full collection,
   although it cannot become garbage before the session ends.
+- An ended session could only be freed by a full collection, which then walked every live
+  session too: objects older than its build (its Document, its context) and newer (its server
+  session, its callbacks' closures) pointed into it from the oldest generation, and the server
+  itself still held it when the young collection after it ran.
 
 So: no explicit full collections (the automatic ones remain), and a session's objects are kept
 out of the collector's reach while it lives. The objects its page script builds are exactly
-those allocated while Panel initializes its document: with automatic collection paused for
-that synchronous step (tens of ms), they are what the youngest generation holds afterwards.
+those allocated while Panel initializes its document: with automatic collection paused while
+it runs, they are what the youngest generation has gained meanwhile (in a build that runs in
+slices, app/server/sliced_builds.py, slice by slice: other callbacks run in between).
 They are untracked (`PyObject_GC_UnTrack`, the C API's own call, through ctypes): the collector
 no longer sees them, reference counting frees them as ever. A list here keeps each one alive
-until the session ends, so none is freed while untracked; when Bokeh has destroyed the session
-and run its callbacks, they are tracked again, the list is dropped, and one collection of the
-young generations frees what became garbage: the session, without walking the other sessions.
+until the session ends, so none is freed while untracked.
 
-Objects another thread allocated during that step are held with the session's (until it ends):
+When the session ends, just before Bokeh takes it apart, its shell (app/server/session_shell.py:
+the older and newer objects around it) joins what it holds; once Bokeh, Panel and the app have
+let go of it (ENDED_DELAY later), everything it held is tracked again, all in the youngest
+generation, and one collection of that generation frees the session without walking any other.
+/health and the home page count the sessions freed so, and those left to a full collection.
+
+Objects another thread allocated during a build are held with the session's (until it ends):
 a few, and nothing that would be collected sooner is lost, only later.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import gc
 import logging
+import time
 import types
 import weakref
 from collections.abc import Callable
+
+from app.server import session_shell, sliced_builds
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +57,8 @@ _untrack.restype = None
 _track = ctypes.pythonapi.PyObject_GC_Track
 _track.argtypes = [ctypes.py_object]
 _track.restype = None
+
+ENDED_DELAY = 0.05  # s from a session's release to its collection: the server lets go meanwhile
 
 # Objects of a running or suspended computation: left to the collector as they are.
 _LEFT_TRACKED = (types.FrameType, types.GeneratorType, types.CoroutineType,
@@ -59,6 +74,10 @@ class SessionHeaps:
         # (`_forget`): some deallocators unlink an object from the collector without checking
         # that it is tracked (a context's crashed the server so when it was freed untracked).
         self._held: dict[weakref.ref, list] = {}
+        self._ended: list[tuple[float, weakref.ref, list]] = []  # (when due, doc, held)
+        self._collecting: asyncio.TimerHandle | None = None
+        self.collected_young = 0  # ended sessions freed by the young collection after them
+        self.collected_later = 0  # ... and those left to a later (full) collection
 
     @property
     def sessions(self) -> int:
@@ -69,34 +88,83 @@ class SessionHeaps:
         return sum(len(objects) for objects in list(self._held.values()))
 
     def build(self, doc, initialize: Callable[[], None]) -> None:
-        """Run `initialize()` (which builds `doc`'s session) and keep what it built."""
-        gc.collect(0)  # the youngest generation: a few hundred objects, not this session's
-        enabled = gc.isenabled()
-        gc.disable()
+        """Run `initialize()` (which builds `doc`'s session) and keep what it built. In a build
+        that runs in slices (app/server/sliced_builds.py), what each slice made is kept as the
+        slice ends, and the callbacks between slices find the collector as they left it."""
+        capture = _Capture()
         try:
-            initialize()
-        finally:
-            built = gc.get_objects(generation=0)
-            if enabled:
-                gc.enable()
-        held = [obj for obj in built if not isinstance(obj, _LEFT_TRACKED)]
-        del built
-        for obj in held:
-            _untrack(obj)
+            with sliced_builds.guarded(capture.enter, capture.leave):
+                initialize()
+        except BaseException:
+            _give_back(capture.take())  # a failed build keeps nothing
+            raise
+        held = capture.take()
         _untrack(held)  # nor is the list itself walked: it holds thousands of references
         self._held[weakref.ref(doc, self._forget)] = held
 
+    def adopt(self, doc, roots: tuple) -> int:
+        """`doc`'s session is about to be torn down: its shell (app/server/session_shell.py),
+        older objects that would keep it from a young collection, joins what it holds. How
+        many objects joined."""
+        held = self._held.get(weakref.ref(doc))
+        if held is None:
+            return 0
+        shell = session_shell.shell(held, roots)
+        for obj in shell:
+            _untrack(obj)
+        held.extend(shell)
+        return len(shell)
+
     def release(self, doc) -> int:
-        """The session of `doc` has ended: give its objects back to the collector, and collect
-        the young generations (where they now are). How many objects it had held."""
+        """The session of `doc` has ended: a moment later, once the server has let go of it,
+        its objects go back to the collector, all in the youngest generation, and a collection
+        of that generation frees them (`collect_ended`). How many objects it had held."""
         held = self._held.pop(weakref.ref(doc), None)
         if held is None:
             return 0
         count = len(held)
+        self._ended.append((time.monotonic() + ENDED_DELAY, weakref.ref(doc), held))
+        del held  # nothing here may hold the session when it is collected
+        self._schedule(ENDED_DELAY)
+        return count
+
+    def collect_ended(self) -> None:
+        """Give the longest-ended session's objects back, young, and collect the youngest
+        generation (only: a collection of an older one would move every other young object
+        into the oldest, and bring the next full collection closer); then the next session's,
+        a turn of the loop later (each is a few ms)."""
+        self._collecting = None
+        if not self._ended:
+            return
+        due, doc, held = self._ended[0]
+        if due > time.monotonic() and self._on_loop():
+            del held
+            self._schedule(due - time.monotonic())
+            return
+        del self._ended[0]
         _give_back(held)
         del held
-        gc.collect(1)
-        return count
+        gc.collect(0)
+        if doc() is None:
+            self.collected_young += 1
+        else:
+            self.collected_later += 1
+        if self._ended:
+            self._schedule(0.0)
+
+    def _schedule(self, delay: float) -> None:
+        if not self._on_loop():  # (tests) at once
+            self.collect_ended()
+        elif self._collecting is None:
+            self._collecting = asyncio.get_running_loop().call_later(delay, self.collect_ended)
+
+    @staticmethod
+    def _on_loop() -> bool:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return False
+        return True
 
     def _forget(self, key: weakref.ref) -> None:
         held = self._held.pop(key, None)
@@ -108,13 +176,58 @@ class SessionHeaps:
         while self._held:
             _, held = self._held.popitem()
             _give_back(held)
+        while self._ended:
+            _give_back(self._ended.pop()[2])
+
+
+class _Capture:
+    """The objects a build makes, gathered (and untracked) slice by slice: with automatic
+    collection off, those the youngest generation gains meanwhile. What was there before is
+    kept alive until the slice ends, so that no new object can take the address of one that
+    died and be missed."""
+
+    def __init__(self) -> None:
+        self.objects: list = []
+        self._before: list = []
+        self._ids: set[int] = set()
+        self._enabled = gc.isenabled()
+
+    def enter(self) -> None:
+        gc.disable()
+        self._before = gc.get_objects(generation=0)
+        self._ids = set(map(id, self._before))
+
+    def leave(self) -> None:
+        ids = self._ids
+        before = self._before  # made since the slice began: itself not a session's object
+        made = [obj for obj in gc.get_objects(generation=0)
+                if id(obj) not in ids and obj is not before
+                and not isinstance(obj, _LEFT_TRACKED)]  # fmt: skip
+        self._before, self._ids = [], set()
+        del before
+        for obj in made:
+            _untrack(obj)
+        self.objects.extend(made)
+        del made
+        if self._enabled:
+            gc.enable()
+
+    def take(self) -> list:
+        """What was made, handed over once: the capture (an older object) keeps no reference
+        into the session, which would keep it from being collected young when it ends."""
+        objects, self.objects = self.objects, []
+        return objects
 
 
 def _give_back(held: list) -> None:
-    # Some are tracked again already: a dict re-tracks itself when something is put in it.
+    """Track every held object again, in the youngest generation. Some are tracked already (a
+    dict tracks itself again when a container is put in it) and may have grown old meanwhile:
+    they are moved to the youngest generation too, or, old, they would keep the session alive
+    through a young collection."""
     for obj in held:
-        if not gc.is_tracked(obj):
-            _track(obj)
+        if gc.is_tracked(obj):
+            _untrack(obj)
+        _track(obj)
     if not gc.is_tracked(held):
         _track(held)
 
@@ -127,6 +240,8 @@ def install(heaps: Callable[[], SessionHeaps | None]) -> None:
     import panel.io.application as panel_app
     import panel.io.document as panel_doc
     from bokeh.application.handlers.document_lifecycle import DocumentLifecycleHandler
+    from bokeh.server.contexts import ApplicationContext
+    from bokeh.server.session import ServerSession
 
     initialize = panel_app.Application.initialize_document
 
@@ -152,6 +267,31 @@ def install(heaps: Callable[[], SessionHeaps | None]) -> None:
                 target.release(session_context._document)
 
     bokeh_app.Application.on_session_destroyed = on_session_destroyed
+
+    destroy = ServerSession.destroy
+
+    def destroy_session(self) -> None:
+        """Before Bokeh and Panel take the session apart: its shell joins its heap."""
+        target = heaps()
+        doc = self._document
+        if target is not None:
+            target.adopt(doc, (self, doc, doc.session_context))
+        destroy(self)
+
+    ServerSession.destroy = destroy_session
+
+    discard = ApplicationContext._discard_session
+
+    async def _discard_session(self, session, should_discard):
+        """Bokeh's expired-session sweep tears its sessions down one after another in one go;
+        here one per turn of the loop (each is a few ms: Bokeh's, Panel's and the app's
+        cleanup, and this module's), checked again after the turn."""
+        await asyncio.sleep(0)
+        if session.connection_count or session.expiration_blocked or not should_discard(session):
+            return None
+        return await discard(self, session, should_discard)
+
+    ApplicationContext._discard_session = _discard_session
     DocumentLifecycleHandler.on_session_destroyed = _run_destroyed_callbacks
     panel_doc._garbage_collect = _no_full_collection
 
@@ -170,5 +310,5 @@ async def _run_destroyed_callbacks(self, session_context) -> None:
 
 
 def _no_full_collection() -> None:
-    """Panel's collection scheduled after sessions end: the young generations only (the
-    session's objects are collected when its heap is released)."""
+    """Panel's collection scheduled after sessions end: none (each ended session is collected
+    young by its heap, `SessionHeaps.collect_ended`)."""

@@ -351,12 +351,17 @@ def stopped_periodic_callbacks_let_go() -> None:
 
     def stop(self):
         self._stopped = True
+        self._func = _no_callback  # never called again; its session must not be held by it
         pending, self._pending_sleep = getattr(self, "_pending_sleep", None), None
         if pending is not None:  # on the loop, as the timer and the future must be
             self._loop.add_callback(_wake_now, self._loop, *pending)
 
     _AsyncPeriodic.sleep = sleep
     _AsyncPeriodic.stop = stop
+
+
+def _no_callback() -> None:
+    return None
 
 
 def _wake(future) -> None:

@@ -11,6 +11,7 @@ from playwright.sync_api import APIRequestContext, Page, expect
 
 from app.registry import PAGES
 from app.registry import Page as AppPage
+from tests.support.waiting import wait_until
 
 MONITOR = re.compile(r"^(\d+) sessions? · lag p99 \d+ ms · workers \d+/2 · \d+ waiting$")
 
@@ -58,6 +59,7 @@ def test_health_reports_the_snapshot(page: Page) -> None:
     for key in (
         "ready", "replica", "backend", "sessions", "threads", "workers_busy", "workers_total",
         "jobs_waiting", "jobs_max_waiting", "rss_mib", "uptime_s", "versions",
+        "ended_sessions_freed_young", "ended_sessions_left_old",
     ):  # fmt: skip
         assert key in body, key
     assert body["ready"] is True and body["backend"] == "threads"
@@ -65,6 +67,23 @@ def test_health_reports_the_snapshot(page: Page) -> None:
     assert body["workers_total"] == 2 and body["jobs_max_waiting"] == 6
     assert set(body["versions"]) == {"panel", "bokeh"}
     assert page.request.get("/health?window=soon").status == 400
+
+
+def test_ended_sessions_are_freed_at_once(page: Page, new_context) -> None:
+    """A closed tab's session, with its document, components and server-side callbacks, is
+    freed by the young collection just after it ends (app/server/session_heap.py), not left
+    for a full collection that would walk every live session too."""
+    ended = lambda body: body["ended_sessions_freed_young"] + body["ended_sessions_left_old"]  # noqa: E731
+    # Earlier tests' sessions first end (closed tabs within seconds; pages fetched without a
+    # browser within SESSION_CONNECT_SECONDS).
+    before = wait_until(lambda: health(page.request), lambda b: b["sessions"] == 0, 30)
+    for current in PAGES:
+        tab = open_page(new_context().new_page(), f"/{current.slug}")
+        expect(tab.get_by_text(MONITOR)).to_be_visible()
+        tab.context.close()
+    after = wait_until(lambda: health(page.request),
+                       lambda b: ended(b) >= ended(before) + len(PAGES), 20)  # fmt: skip
+    assert after["ended_sessions_freed_young"] - before["ended_sessions_freed_young"] == len(PAGES)
 
 
 def test_blocking_freezes_the_loop_and_async_does_not(page: Page, serve_args: list[str]) -> None:

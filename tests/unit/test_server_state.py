@@ -66,7 +66,7 @@ def test_snapshot_figures_and_status() -> None:
     wait_until(lambda: queue.stats().alive_workers, lambda n: n == 2)
     snap = take_snapshot(
         replica="r1", sessions=(1, 3), lag=LoopLagProbe().stats(), gc=GcPauses().stats(),
-        pool=queue.stats(),
+        ended_sessions=(5, 1), pool=queue.stats(),
         started_at=time.monotonic() - 3, lag_threshold_ms=100, not_ready=[],
     )  # fmt: skip
     assert (snap.status, snap.ready, snap.reasons) == ("ok", True, [])
@@ -75,6 +75,7 @@ def test_snapshot_figures_and_status() -> None:
     )  # fmt: skip
     assert (snap.workers_total, snap.workers_alive, snap.workers_busy) == (2, 2, 0)
     assert (snap.jobs_waiting, snap.jobs_max_waiting, snap.cluster_waiting) == (0, 7, None)
+    assert (snap.ended_sessions_freed_young, snap.ended_sessions_left_old) == (5, 1)
     assert snap.threads >= 3 and snap.rss_mib > 10 and 3 <= snap.uptime_s < 60
     assert set(snap.versions) == {"panel", "bokeh"}
     assert snap.line() == "1 session · lag p99 0 ms · workers 0/2 · 0 waiting"
@@ -94,7 +95,8 @@ def test_lag_and_backend_problems_degrade_but_only_not_ready_reasons_unready(loo
         problems=("1 of 2 workers died and are being replaced",),
     )  # fmt: skip
     kwargs = dict(replica="r", sessions=(0, 0), lag=probe.stats(), gc=GcPauses().stats(),
-                  pool=pool, started_at=0.0, lag_threshold_ms=50)  # fmt: skip
+                  ended_sessions=(0, 0), pool=pool, started_at=0.0,
+                  lag_threshold_ms=50)  # fmt: skip
     busy = take_snapshot(**kwargs, not_ready=[])
     assert (busy.status, busy.ready) == ("degraded", True)  # degraded, still serving
     assert busy.reasons[0].startswith("event-loop lag p99")

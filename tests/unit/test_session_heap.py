@@ -166,3 +166,66 @@ def test_destroyed_callbacks_run_once_without_a_full_collection() -> None:
         gc.callbacks.remove(watch)
     assert calls == [context]  # once; the failing callback did not stop the others
     assert full == []
+
+
+# -- an ended session is collected young --------------------------------------------------------
+def end_session(heaps: SessionHeaps, adopt: bool) -> tuple[weakref.ref, weakref.ref]:
+    """A session whose build made a cycle, which an older object (made before the build, as a
+    Document is) belongs to; ended as the server ends it, on a loop: adopted (or not) before
+    its release, released, collected a moment later. Weak references to its document and to
+    the cycle."""
+
+    async def main() -> tuple[weakref.ref, weakref.ref]:
+        doc, made = Doc(), []
+        older = {"document": doc}  # made before the build, then old
+
+        def initialize() -> None:
+            node = Node()
+            node.older, older["node"] = older, node
+            made.append(weakref.ref(node))
+
+        heaps.build(doc, initialize)
+        gc.collect()  # what was not built is in the oldest generation now
+        if adopt:
+            heaps.adopt(doc, roots=(older,))
+        ref = weakref.ref(doc)
+        heaps.release(doc)
+        doc = older = None  # the server lets go of it
+        while heaps.collected_young + heaps.collected_later == 0:  # ENDED_DELAY, then collected
+            await asyncio.sleep(0.01)
+        return ref, made[0]
+
+    return asyncio.run(asyncio.wait_for(main(), timeout=10))
+
+
+def test_an_ended_session_with_its_shell_adopted_is_freed_by_a_young_collection(heaps) -> None:
+    doc, node = end_session(heaps, adopt=True)
+    assert doc() is None and node() is None
+    assert (heaps.collected_young, heaps.collected_later) == (1, 0)
+
+
+def test_an_older_object_left_out_keeps_the_session_for_a_full_collection(heaps) -> None:
+    doc, node = end_session(heaps, adopt=False)
+    assert node() is not None  # the young collection could not free it...
+    assert (heaps.collected_young, heaps.collected_later) == (0, 1)
+    gc.collect()
+    assert doc() is None and node() is None  # ...a full one does
+
+
+def test_a_held_object_that_tracked_itself_again_and_grew_old_is_given_back_young(heaps) -> None:
+    async def main() -> weakref.ref:
+        doc, made = Doc(), []
+        heaps.build(doc, lambda: made.append(({"rows": []}, Node())))
+        table, node = made[0]
+        table["node"], node.table = node, table  # the built dicts track themselves again...
+        gc.collect()  # ...and are old now
+        ref = weakref.ref(node)
+        heaps.release(doc)
+        doc = table = node = None
+        made.clear()
+        while heaps.collected_young + heaps.collected_later == 0:
+            await asyncio.sleep(0.01)
+        return ref
+
+    node = asyncio.run(asyncio.wait_for(main(), timeout=10))
+    assert node() is None and heaps.collected_young == 1
