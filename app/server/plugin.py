@@ -6,14 +6,15 @@ server's hardening, installed before the server builds its routes.
   goes back to the browser;
 - login.py: failed logins are throttled per client;
 - websocket.py and logs.py: a refused connection is one line, no traceback, no session id;
-- speedups.py: contained workarounds for costs profiled inside Panel and Bokeh;
-- session_heap.py: garbage collection that does not walk every live session.
+- speedups/: contained workarounds for costs profiled inside Panel and Bokeh;
+- sliced_builds.py: session builds that hand the event loop back every few milliseconds;
+- session_heap.py, session_shell.py: garbage collection that does not walk every live session.
 """
 
 from __future__ import annotations
 
 from app import runtime
-from app.server import (
+from app.server import (  # fmt: skip
     login,
     logs,
     pages,

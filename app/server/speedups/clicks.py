@@ -1,21 +1,10 @@
-"""Contained workarounds for costs inside Panel 1.9.4 and Bokeh 3.9.2, found by profiling.
-
-Each was measured with py-spy on the server while 100 clicks arrived at once on the async page
-(before: 5.4 ms of server CPU per click event; with all of them: 1.3-1.5 ms) and while sessions
-were built; each replaces one private method of the pinned versions and says why beside it.
-tests/unit/test_speedups.py fails if Panel or Bokeh change version, so that every one is
-checked again then; the end-to-end suite and the soak run with all of them on.
-"""
+"""Speedups of a click's round trip and of updates to open pages (see the package's docstring):
+each event Panel handles, each message it writes, each property a component sets."""
 
 from __future__ import annotations
 
-import copy
 import logging
 import weakref
-from contextlib import contextmanager
-
-PANEL = "1.9.4"
-BOKEH = "3.9.2"
 
 
 def quiet_panel_logger() -> None:
@@ -152,119 +141,6 @@ async def _write(conn, msgs) -> None:
             pdoc.logger.warning("Failed sending message: %s", error)
 
 
-def one_graph_walk_per_template() -> None:
-    """A template adds each of its roots to the document one by one, and Bokeh recomputes the
-    document's whole model graph after each: freeze it once around the template's render."""
-    from panel.io.document import create_doc_if_none_exists
-    from panel.io.state import state
-    from panel.template.base import BaseTemplate
-
-    original = BaseTemplate._init_doc
-
-    def _init_doc(self, doc=None, comm=None, title=None, notebook=False, location=True):
-        document = create_doc_if_none_exists(doc or state.curdoc)
-        with document.models.freeze():
-            return original(self, document, comm, title, notebook, location)
-
-    BaseTemplate._init_doc = _init_doc
-
-
-def cheap_config_set() -> None:
-    """`config.set(design=...)`, once per template root, reads and restores all ~100 of
-    Panel's config parameters: save and restore only those it sets."""
-    from panel.config import _config
-
-    @contextmanager
-    def set(self, **kwargs):
-        old = {k: getattr(self, k) for k in kwargs}
-        for k, v in kwargs.items():
-            setattr(self, k, v)
-        try:
-            yield
-        finally:
-            for k, v in old.items():
-                setattr(self, k, v)
-
-    _config.set = set
-
-
-def no_document_validation() -> None:
-    """Bokeh checks the integrity of every new document (all its models); the pages are the
-    same every time, checked by the tests. Bokeh's own setting (BOKEH_VALIDATE_DOC)."""
-    from bokeh.settings import settings
-
-    settings.perform_document_validation.set_value(False)
-
-
-def no_error_diagnostics() -> None:
-    """Bokeh checks the signature of every callback a model registers (`inspect.signature`,
-    one per Panel property link: a fifth of a page's build) and suggests close matches for
-    mistyped attributes; the pages' callbacks are the same every time, checked by the tests.
-    Bokeh's own setting (BOKEH_PERFORM_ERROR_DIAGNOSTICS)."""
-    from bokeh.settings import settings
-
-    settings.perform_error_diagnostics.set_value(False)
-
-
-def unvalidated_page_builds() -> None:
-    """A tenth of a page's build: Bokeh validates every property value set on a new model,
-    and formats the message it would raise before it knows whether it will (Dict properties).
-    The values a page script sets are the app's own, the same every time; Bokeh's documented
-    `validate(False)` skips the check while Panel builds a session's document. What a browser
-    sends is validated as ever: it arrives on the event loop, never during a build, which runs
-    on the loop from start to end."""
-    import panel.io.application as panel_app
-    from bokeh.core.property.validation import validate
-
-    initialize = panel_app.Application.initialize_document
-
-    def initialize_document(self, doc):
-        with validate(False):
-            return initialize(self, doc)
-
-    panel_app.Application.initialize_document = initialize_document
-
-
-def page_resources_once() -> None:
-    """A tenth of a page request: Panel works out the scripts and stylesheets of the page
-    (Bokeh's, Panel's, every extension's and component's) for every request, and they are the
-    same for every request of a page with the same models under the same path. Work them out
-    once per page; each request gets its own copy of the lists."""
-    import panel.io.server as panel_server
-    from panel.config import config
-    from panel.config import panel_extension as ext
-    from panel.io.resources import Bundle
-    from panel.io.state import state
-
-    compute = panel_server.bundle_resources
-    cache: dict = {}
-
-    def bundle_resources(roots, resources, notebook=False, reloading=False,
-                         enable_mathjax="auto"):  # fmt: skip
-        models = {type(model) for root in roots for model in root.references()}
-        key = (
-            frozenset(models), type(resources), resources.mode, resources.root_url,
-            getattr(resources, "absolute", None), state.rel_path, notebook, reloading,
-            enable_mathjax, frozenset(ext._loaded_extensions), tuple(config.css_files),
-            tuple(config.js_files), tuple(config.raw_css), tuple(config.global_css),
-            tuple(config.js_modules.items()), config.design, config.theme,
-        )  # fmt: skip
-        if key not in cache:
-            if len(cache) >= 64:  # bounded: a page is a handful of keys
-                cache.clear()
-            cache[key] = compute(roots, resources, notebook, reloading, enable_mathjax)
-        cached = cache[key]
-        return Bundle(
-            notebook=cached.notebook, js_files=list(cached.js_files),
-            js_raw=list(cached.js_raw), css_files=list(cached.css_files),
-            css_raw=list(cached.css_raw), hashes=dict(cached.hashes),
-            js_modules=copy.copy(cached.js_modules),
-            js_module_exports=copy.copy(cached.js_module_exports),
-        )  # fmt: skip
-
-    panel_server.bundle_resources = bundle_resources
-
-
 def datamodel_tags_only_for_new_models() -> None:
     """Most of a sidebar line's update (80% of the template's property change, about 5 ms of a
     page of 19 models): after every property set on a custom component's data model, Panel
@@ -329,68 +205,3 @@ def _holds_models(value) -> bool:
     if isinstance(value, (list, tuple, set, frozenset)):
         return any(map(_holds_models, value))
     return True  # a model, or something else: walk, as Panel does
-
-
-def stopped_periodic_callbacks_let_go() -> None:
-    """Bokeh's periodic callback, once stopped (as every one is when its session ends), keeps
-    its pending sleep timer until it fires, up to a period later (a second for the pages'
-    tickers); the timer holds the callback and through it the whole ended session, which so
-    outlives the young collection at its end and waits for the next full one. Keep the pending
-    sleep and, on stop, cancel its timer and end it at once: the callback's chain finishes as
-    it would have when the timer fired (its last error still logged), then lets go. Nothing
-    else changes: a stopped callback never ran again anyway."""
-    from bokeh.util.tornado import _AsyncPeriodic
-    from tornado import gen
-
-    def sleep(self):
-        """_AsyncPeriodic.sleep of Bokeh 3.9.2, but for keeping the pending sleep."""
-        future = gen.Future()
-        timer = self._loop.call_later(self._period / 1000.0, _wake, future)
-        self._pending_sleep = (timer, future)
-        return future
-
-    def stop(self):
-        self._stopped = True
-        self._func = _no_callback  # never called again; its session must not be held by it
-        pending, self._pending_sleep = getattr(self, "_pending_sleep", None), None
-        if pending is not None:  # on the loop, as the timer and the future must be
-            self._loop.add_callback(_wake_now, self._loop, *pending)
-
-    _AsyncPeriodic.sleep = sleep
-    _AsyncPeriodic.stop = stop
-
-
-def _no_callback() -> None:
-    return None
-
-
-def _wake(future) -> None:
-    if not future.done():
-        future.set_result(None)
-
-
-def _wake_now(loop, timer, future) -> None:
-    loop.remove_timeout(timer)
-    _wake(future)
-
-
-ALL = (
-    quiet_panel_logger,
-    theme_lookup_only_when_needed,
-    no_busy_counter_without_indicators,
-    button_triggers_value_only_when_watched,
-    one_writer_per_document,
-    one_graph_walk_per_template,
-    cheap_config_set,
-    no_document_validation,
-    no_error_diagnostics,
-    unvalidated_page_builds,
-    page_resources_once,
-    datamodel_tags_only_for_new_models,
-    stopped_periodic_callbacks_let_go,
-)
-
-
-def install() -> None:
-    for speedup in ALL:
-        speedup()
