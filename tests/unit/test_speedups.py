@@ -159,7 +159,8 @@ print(before, after, calls)
 
 def test_kept_property_defaults_read_and_serialize_as_bokeh_works_them_out() -> None:
     # In a process of its own. A page's worth of Bokeh and Panel models, read and serialized
-    # before and after: the same JSON (ids aside); a container default is still each object's
+    # before and after: the same JSON (ids aside; the data model classes' definitions
+    # included, found once per class now); a container default is still each object's
     # own; a theme applied later still wins over a kept default. (Without the speedup in the
     # second half, the comparison also holds: ids and Panel's numbered names aside, a page's
     # JSON is the same every time.)
@@ -199,3 +200,37 @@ print(before == after, other.tags == [], doc.roots[0].width)
                             timeout=60, check=False)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "True", "123"]
+
+
+def test_stylesheets_are_pointed_at_the_server_as_panel_points_them() -> None:
+    # In a process of its own: the stylesheet models of a page, after Panel's walk and after
+    # the speedup's look through the document's models, under a path and without one.
+    code = """
+import panel as pn
+import panel.io.server as server
+from bokeh.document import Document
+from bokeh.models import ImportedStyleSheet
+from app.server import speedups
+
+def page():
+    doc = Document()
+    column = pn.Column(pn.widgets.Button(name="b"), pn.widgets.IntSlider(), pn.pane.HTML("x"))
+    doc.add_root(column.get_root(doc))
+    doc.add_root(pn.Row(pn.widgets.TextInput()).get_root(doc))
+    return doc
+
+def urls(dist_url):
+    doc = page()
+    for root in doc.roots:
+        server.patch_model_css(root, dist_url=dist_url)
+    return sorted(m.url for m in doc.models if isinstance(m, ImportedStyleSheet))
+
+before = [urls(d) for d in ("static/extensions/panel/", "../static/extensions/panel/")]
+speedups.install()
+after = [urls(d) for d in ("static/extensions/panel/", "../static/extensions/panel/")]
+print(before == after, len(before[0]) > 3, before[0] != before[1])
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60, check=False)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "True", "True"]

@@ -16,10 +16,12 @@ from __future__ import annotations
 from app.server.speedups.builds import (
     cached_property_defaults,
     cheap_config_set,
+    data_model_classes_known_once,
     no_document_validation,
     no_error_diagnostics,
     one_graph_walk_per_template,
     page_resources_once,
+    stylesheets_found_in_the_documents_models,
     unvalidated_page_builds,
 )  # fmt: skip
 from app.server.speedups.callbacks import stopped_periodic_callbacks_let_go
@@ -47,9 +49,12 @@ ALL = (
     no_error_diagnostics,
     unvalidated_page_builds,
     page_resources_once,
+    stylesheets_found_in_the_documents_models,
     datamodel_tags_only_for_new_models,
     stopped_periodic_callbacks_let_go,
     cached_property_defaults,
+    stylesheets_found_in_the_documents_models,
+    data_model_classes_known_once,
 )
 
 

@@ -96,7 +96,7 @@ def page_resources_once() -> None:
 
     def bundle_resources(roots, resources, notebook=False, reloading=False,
                          enable_mathjax="auto"):  # fmt: skip
-        models = {type(model) for root in roots for model in root.references()}
+        models = {type(model) for model in _models_under(roots)}
         key = (
             frozenset(models), type(resources), resources.mode, resources.root_url,
             getattr(resources, "absolute", None), state.rel_path, notebook, reloading,
@@ -118,6 +118,64 @@ def page_resources_once() -> None:
         )  # fmt: skip
 
     panel_server.bundle_resources = bundle_resources
+
+
+def stylesheets_found_in_the_documents_models() -> None:
+    """Half of a page request once its session is built: Panel points each stylesheet model at
+    the server's static files (`patch_model_css`) after walking every model under each root to
+    find them, a walk of the whole page, which the document has just done and keeps current.
+    Find them among the document's models instead (the same set, whenever the document is
+    not in the middle of a change)."""
+    import panel.io.server as panel_server
+    from bokeh.models import ImportedStyleSheet
+    from panel.io.resources import patch_stylesheet
+
+    walk = panel_server.patch_model_css
+
+    def patch_model_css(root, dist_url: str) -> None:
+        doc = root.document
+        if doc is None or doc.models._freeze_count or root not in doc.roots:
+            walk(root, dist_url=dist_url)
+            return
+        # The stylesheets under every root: patching is idempotent, so the other roots'
+        # calls find theirs done (no change, no event).
+        for model in list(doc.models):
+            if isinstance(model, ImportedStyleSheet):
+                patch_stylesheet(model, dist_url)
+
+    panel_server.patch_model_css = patch_model_css
+
+
+def data_model_classes_known_once() -> None:
+    """A twentieth of a page's first serialization: Bokeh sends the browser the definition of
+    every DataModel class the process knows, and finds them by asking each of the 500-odd
+    registered model classes whether it is one (importing DataModel again for each). A class
+    stays what it is: the answer is kept per class (bounded)."""
+    import bokeh.document.document as bokeh_document
+    from bokeh.core.has_props import is_DataModel
+
+    known: dict = {}
+
+    def is_data_model(cls) -> bool:
+        answer = known.get(cls)
+        if answer is None:
+            if len(known) > _MOST_DEFAULTS:
+                known.clear()
+            answer = known[cls] = bool(is_DataModel(cls))
+        return answer
+
+    bokeh_document.is_DataModel = is_data_model
+
+
+def _models_under(roots) -> object:
+    """Every model under `roots`: their document's, when they are all of one document's roots
+    and it is not in the middle of a change (it keeps them current); else a walk."""
+    docs = {root.document for root in roots}
+    if len(docs) == 1:
+        doc = docs.pop()
+        if doc is not None and not doc.models._freeze_count and set(roots) <= set(doc.roots):
+            return list(doc.models)
+    return [model for root in roots for model in root.references()]
 
 
 def cached_property_defaults() -> None:
