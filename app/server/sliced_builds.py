@@ -9,8 +9,9 @@ clicks were clicks that arrived during a build.
 Here a build runs in a greenlet (the `greenlet` package: a second stack on the same thread, as
 SQLAlchemy's asyncio layer uses it). At each new Bokeh model or Panel object, each model Bokeh
 walks and each model serialized, the build checks its slice of time; once it is used up, it
-switches back to the coroutine that drives it, which awaits one turn of the event loop (the
-other sessions' clicks and messages run), then switches back into the build where it stopped.
+switches back to the coroutine that drives it, which gives the event loop turns until it has
+nothing else ready (the other sessions' clicks and messages run, each to its reply), then
+switches back into the build where it stopped.
 Same thread, same code, same order: only other callbacks run in between, and none of them can
 reach the session being built (it has no connection yet; what its components schedule waits
 for its session, as ever).
@@ -39,6 +40,7 @@ import greenlet
 T = TypeVar("T")
 
 SLICE_SECONDS = 0.003  # how long a build runs before the loop's other callbacks get a turn
+MOST_TURNS_WAITED = 8  # turns of the loop a build waits at most for it to have nothing ready
 
 
 class _Build:
@@ -59,6 +61,7 @@ class _Build:
 
 
 _current: _Build | None = None  # the build whose slice runs now (on the loop's thread)
+_waiting = 0  # builds waiting for their next turn
 
 
 def _running() -> _Build | None:
@@ -102,7 +105,7 @@ async def run(function: Callable[[], T], owner: object) -> T:
     try:
         result = _slice(build)
         while not build.glet.dead:
-            await asyncio.sleep(0)
+            await _next_turn()
             result = _slice(build)
         return result
     except BaseException:
@@ -110,6 +113,24 @@ async def run(function: Callable[[], T], owner: object) -> T:
             build.whole = True
             _slice(build)
         raise
+
+
+async def _next_turn() -> None:
+    """Give the loop a turn, and more while it has other callbacks ready (at most
+    MOST_TURNS_WAITED): a click is a chain of callbacks (read the socket, decode, apply, reply),
+    each queued behind whatever is ready when it is scheduled; a build that took a slice
+    between each of them would add a slice to the click at every step."""
+    global _waiting
+    ready = getattr(asyncio.get_running_loop(), "_ready", ())  # asyncio's queue of callbacks
+    _waiting += 1
+    try:
+        await asyncio.sleep(0)
+        for _ in range(MOST_TURNS_WAITED):
+            if len(ready) < _waiting:  # nothing ready but other waiting builds' next turns
+                return
+            await asyncio.sleep(0)
+    finally:
+        _waiting -= 1
 
 
 def _slice(build: _Build) -> Any:

@@ -50,6 +50,26 @@ def test_other_callbacks_run_between_the_slices_of_a_build(every_pause_switches)
     assert log == [("build", 0), "a click", ("build", 1), ("build", 2)]
 
 
+def test_a_chain_of_callbacks_runs_to_its_end_before_the_next_slice(
+    every_pause_switches,
+) -> None:
+    """A click is a chain of callbacks, each scheduling the next (read, decode, apply, reply):
+    the build waits for the loop to have nothing ready, not for one turn only."""
+    log: list = []
+
+    def chain(step: int) -> None:
+        log.append(f"click step {step}")
+        if step < 3:
+            asyncio.get_running_loop().call_soon(chain, step + 1)
+
+    async def main() -> None:
+        asyncio.get_running_loop().call_soon(chain, 1)
+        await run(steps(log, "build", 2), DOC)
+
+    asyncio.run(main())
+    assert log == [("build", 0), "click step 1", "click step 2", "click step 3", ("build", 1)]
+
+
 def test_a_build_runs_whole_while_its_slice_lasts() -> None:
     log: list = []
 
