@@ -42,6 +42,7 @@ import asyncio
 import ctypes
 import gc
 import logging
+import sys
 import time
 import types
 import weakref
@@ -57,6 +58,9 @@ _untrack.restype = None
 _track = ctypes.pythonapi.PyObject_GC_Track
 _track.argtypes = [ctypes.py_object]
 _track.restype = None
+
+# Kept however few hold them: a type's cached objects may be reached by C code only.
+_KEEP_ALWAYS = (type, types.ModuleType)
 
 ENDED_DELAY = 0.05  # s from a session's release to its collection: the server lets go meanwhile
 
@@ -98,7 +102,7 @@ class SessionHeaps:
         except BaseException:
             _give_back(capture.take())  # a failed build keeps nothing
             raise
-        held = capture.take()
+        held = _without_temporaries(capture.take())
         _untrack(held)  # nor is the list itself walked: it holds thousands of references
         self._held[weakref.ref(doc, self._forget)] = held
 
@@ -217,6 +221,27 @@ class _Capture:
         into the session, which would keep it from being collected young when it ends."""
         objects, self.objects = self.objects, []
         return objects
+
+
+def _without_temporaries(made: list) -> list:
+    """What a build made, less what only this capture still holds: in a build that runs in
+    slices, a slice's temporaries (alive when it ended, done with later) were kept with the
+    rest. Newest first, so that a temporary container lets go of what it held before that is
+    looked at. Each goes back to the collector before this list lets it go (an object freed
+    untracked may crash the interpreter)."""
+    kept = []
+    for index in range(len(made) - 1, -1, -1):
+        obj = made[index]
+        # The list's reference, `obj`'s and getrefcount's own: nobody else's.
+        if sys.getrefcount(obj) <= 3 and not isinstance(obj, _KEEP_ALWAYS):
+            if not gc.is_tracked(obj):
+                _track(obj)
+            made[index] = None
+        else:
+            kept.append(obj)
+        del obj
+    made.clear()
+    return kept
 
 
 def _give_back(held: list) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from app.server import sliced_builds
 from app.server.session_heap import SessionHeaps, _run_destroyed_callbacks
 
 
@@ -229,3 +230,25 @@ def test_a_held_object_that_tracked_itself_again_and_grew_old_is_given_back_youn
 
     node = asyncio.run(asyncio.wait_for(main(), timeout=10))
     assert node() is None and heaps.collected_young == 1
+
+
+class Leaf:
+    """An object without a cycle: reference counting frees it once nobody holds it."""
+
+
+def test_a_slice_s_temporaries_are_not_kept_with_the_session(heaps, monkeypatch) -> None:
+    """In a build that runs in slices, what was alive when a slice ended but was done with
+    later is not held until the session ends; what the build made and keeps is."""
+    monkeypatch.setattr(sliced_builds, "SLICE_SECONDS", 0.0)  # every pause point switches
+    doc, refs, kept = Doc(), [], []
+
+    def initialize() -> None:
+        temporary = {"leaf": Leaf()}
+        refs.append(weakref.ref(temporary["leaf"]))
+        sliced_builds.pause_point()  # the slice ends with the temporary alive
+        del temporary
+        kept.append(Leaf())
+
+    asyncio.run(sliced_builds.run(lambda: heaps.build(doc, initialize), doc))
+    assert refs[0]() is None  # the temporary was freed
+    assert not gc.is_tracked(kept[0]) and heaps.objects >= 1  # the build's own object is held
