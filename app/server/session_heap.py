@@ -59,7 +59,8 @@ _track = ctypes.pythonapi.PyObject_GC_Track
 _track.argtypes = [ctypes.py_object]
 _track.restype = None
 
-# Kept however few hold them: a type's cached objects may be reached by C code only.
+# Never taken for a build's temporaries: a class or a module made during a build (the first
+# build imports and defines some) is the process's, cheap to keep and costly to get wrong.
 _KEEP_ALWAYS = (type, types.ModuleType)
 
 ENDED_DELAY = 0.05  # s from a session's release to its collection: the server lets go meanwhile

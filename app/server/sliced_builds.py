@@ -97,7 +97,7 @@ def guarded(enter: Callable[[], None], leave: Callable[[], None]) -> Iterator[No
 
 async def run(function: Callable[[], T], owner: object) -> T:
     """Run `function()`, which builds or reads the document `owner`, as a build: in slices of
-    SLICE_SECONDS with a turn of the event loop between them; its result, or what it raised. A
+    SLICE_SECONDS with the loop's other callbacks between them; its result, or what it raised. A
     build that has started always runs to its end: cancelled meanwhile, it finishes at once,
     then the cancellation goes on."""
     build = _Build(greenlet.greenlet(function), owner)
