@@ -53,7 +53,6 @@ ALL = (
     datamodel_tags_only_for_new_models,
     stopped_periodic_callbacks_let_go,
     cached_property_defaults,
-    stylesheets_found_in_the_documents_models,
     data_model_classes_known_once,
 )
 
