@@ -11,6 +11,14 @@ from importlib.metadata import version
 from app.server import speedups
 
 
+def _printed_by(code: str) -> str:
+    """What `code` prints, run in a Python process of its own (it must exit cleanly)."""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60, check=False)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
 def test_the_versions_they_were_written_for_are_the_ones_installed() -> None:
     assert (version("panel"), version("bokeh")) == (speedups.PANEL, speedups.BOKEH), (
         "Panel or Bokeh changed: check every workaround in app/server/speedups/ against the "
@@ -24,10 +32,7 @@ def test_they_install_in_a_fresh_process() -> None:
         "from app.server import speedups; speedups.install(); "
         "import panel.io.document as d; print(d._dispatch_msgs.__module__)"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=60, check=False)  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "app.server.speedups.clicks"
+    assert _printed_by(code).strip() == "app.server.speedups.clicks"
 
 
 def test_page_resources_worked_out_once_are_those_panel_works_out() -> None:
@@ -50,10 +55,7 @@ first.js_files.append("changed by one request")  # a request's copy is its own
 again = server.bundle_resources(doc.roots, resources)
 print(fields(first)[1:] == fresh[1:], fields(again) == fresh)
 """
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=60, check=False)  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["True", "True"]
+    assert _printed_by(code).split() == ["True", "True"]
 
 
 def test_data_models_are_tagged_as_panel_tags_them_without_a_walk_per_change() -> None:
@@ -111,10 +113,7 @@ speedups.install()
 after, walks_after = scenario()
 print(before == after, all(tagged for _, tagged in after), walks_before > 0, walks_after)
 """
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=60, check=False)  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["True", "True", "True", "0"]
+    assert _printed_by(code).split() == ["True", "True", "True", "0"]
 
 
 def test_a_stopped_periodic_callback_lets_go_of_what_it_holds_at_once() -> None:
@@ -151,10 +150,7 @@ speedups.install()
 after = alive_after_stop()
 print(before, after, calls)
 """
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=60, check=False)  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["True", "False", "[]"]
+    assert _printed_by(code).split() == ["True", "False", "[]"]
 
 
 def test_kept_property_defaults_read_and_serialize_as_bokeh_works_them_out() -> None:
@@ -196,10 +192,7 @@ doc.add_root(Plot())
 doc.theme = Theme(json={"attrs": {"Plot": {"width": 123}}})
 print(before == after, other.tags == [], doc.roots[0].width)
 """
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=60, check=False)  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["True", "True", "123"]
+    assert _printed_by(code).split() == ["True", "True", "123"]
 
 
 def test_stylesheets_are_pointed_at_the_server_as_panel_points_them() -> None:
@@ -230,7 +223,4 @@ speedups.install()
 after = [urls(d) for d in ("static/extensions/panel/", "../static/extensions/panel/")]
 print(before == after, len(before[0]) > 3, before[0] != before[1])
 """
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=60, check=False)  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["True", "True", "True"]
+    assert _printed_by(code).split() == ["True", "True", "True"]
