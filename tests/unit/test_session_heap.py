@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from app.server import sliced_builds
+from app.server import session_heap, sliced_builds
 from app.server.session_heap import SessionHeaps, _run_destroyed_callbacks
 
 
@@ -211,6 +211,68 @@ def test_an_older_object_left_out_keeps_the_session_for_a_full_collection(heaps)
     assert (heaps.collected_young, heaps.collected_later) == (0, 1)
     gc.collect()
     assert doc() is None and node() is None  # ...a full one does
+
+
+def end_sessions_left_old(heaps: SessionHeaps, count: int) -> tuple[list[weakref.ref], int]:
+    """`count` sessions ended as in `end_session`, none adopted, so that each is left old, with
+    automatic collection off: weak references to their documents once the heap has found each
+    left old and they were freed (waiting at most 10 s), and how many full collections the
+    process made meanwhile."""
+    full: list[int] = []
+
+    def watch(phase: str, info: dict) -> None:
+        if phase == "start" and info["generation"] == 2:
+            full.append(1)
+
+    async def main() -> list[weakref.ref]:
+        refs = []
+        for _ in range(count):
+            doc = Doc()
+            older = {"document": doc}  # made before the build, old when the session ends
+
+            def initialize(older: dict = older) -> None:
+                node = Node()
+                node.older, older["node"] = older, node
+
+            heaps.build(doc, initialize)
+            gc.collect()
+            refs.append(weakref.ref(doc))
+            heaps.release(doc)
+            doc = older = initialize = None
+        gc.callbacks.append(watch)
+        while heaps.collected_young + heaps.collected_later < count:
+            await asyncio.sleep(0.01)
+        assert heaps.collected_later == count  # the young collections left them all
+        for _ in range(1000):
+            if all(ref() is None for ref in refs):
+                break
+            await asyncio.sleep(0.01)
+        return refs
+
+    gc.disable()
+    try:
+        refs = asyncio.run(asyncio.wait_for(main(), timeout=20))
+    finally:
+        gc.enable()
+        if watch in gc.callbacks:
+            gc.callbacks.remove(watch)
+    return refs, len(full)
+
+
+def test_sessions_left_old_are_freed_together_once_they_hold_a_batch(heaps, monkeypatch) -> None:
+    # One session's objects fill a batch; the collection would otherwise wait a minute.
+    monkeypatch.setattr(session_heap, "OLD_BATCH", 1)
+    monkeypatch.setattr(session_heap, "OLD_WAIT", 60.0)
+    refs, full = end_sessions_left_old(heaps, 3)
+    assert all(ref() is None for ref in refs) and 1 <= full <= 3
+
+
+def test_sessions_left_old_wait_at_most_old_wait_for_their_collection(heaps, monkeypatch) -> None:
+    # A batch they never fill: the one full collection OLD_WAIT after the first frees all three.
+    monkeypatch.setattr(session_heap, "OLD_BATCH", 10**9)
+    monkeypatch.setattr(session_heap, "OLD_WAIT", 0.2)
+    refs, full = end_sessions_left_old(heaps, 3)
+    assert all(ref() is None for ref in refs) and full == 1
 
 
 def test_a_held_object_that_tracked_itself_again_and_grew_old_is_given_back_young(heaps) -> None:
