@@ -13,6 +13,7 @@ import param
 from app.components.live_table import LiveTable, timer
 from app.components.mirror import mirror
 from app.components.session import SessionLoop
+from app.components.text_line import TextLine
 from app.settings import param_range
 
 log = logging.getLogger(__name__)
@@ -65,8 +66,8 @@ class AsyncClicker(pn.viewable.Viewer):
         # property change, without param's reference machinery on the busiest path.
         # Every status is sent, none coalesced away: a click's "Running N" must reach the page
         # even when an earlier task's "Finished" follows it within milliseconds.
-        self._status_text = pn.widgets.StaticText()
-        mirror(self, "status", self._status_text)
+        self._status_text = TextLine()
+        mirror(self, "status", self._status_text, "text")
         self._table = LiveTable(
             on_cancel=self._cancel,
             caption="Your tasks",

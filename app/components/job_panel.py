@@ -11,6 +11,7 @@ import param
 from app.components.live_table import LiveTable, seconds, timer
 from app.components.mirror import mirror
 from app.components.session import SessionLoop
+from app.components.text_line import TextLine
 from app.core.job_queue import JobQueue
 from app.core.jobs import JobInfo, JobRejected, JobState, QueueStats
 from app.core.work import WORK_KINDS, JobSpec
@@ -107,7 +108,7 @@ class QueuePanel(pn.viewable.Viewer):
         self._launch_button = pn.widgets.Button(label="Click to launch", color="primary")
         self._launch_button.on_click(self._launch)
         self._kind = pn.widgets.RadioButtonGroup.from_param(self.param.kind, name="Kind of item")
-        self._status_text = pn.widgets.StaticText()
+        self._status_text = TextLine()
         self._table = LiveTable(
             on_cancel=self._cancel_job,
             on_cancel_all=self._cancel_all_jobs,
@@ -131,7 +132,7 @@ class QueuePanel(pn.viewable.Viewer):
         ]
         self._session.on_close(self._closed)
         # The refusal, the failures and the pool line are shown by the table.
-        mirror(self, "status", self._status_text)
+        mirror(self, "status", self._status_text, "text")
         mirror(self, "message", self._table, "warning")
         mirror(self, "failures", self._table, "error")
         mirror(self, "pool", self._table, "summary")

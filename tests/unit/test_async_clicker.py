@@ -57,7 +57,7 @@ def test_a_click_past_the_bound_starts_nothing() -> None:
         )
         assert clicker.status == "Running 2"
         # What the page shows: the status beside the button, the refusal above the tasks.
-        assert clicker._status_text.value == "Running 2"
+        assert clicker._status_text.text == "Running 2"
         assert clicker._table.warning == clicker.message
         assert len(clicker._table.rows) == 2
         clicker._session.close()

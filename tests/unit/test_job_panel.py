@@ -166,4 +166,4 @@ def test_the_table_shows_the_panels_lines(queue: JobQueue) -> None:
     assert panel._table.summary == panel.pool and panel.pool.startswith("Shared pool:")
     panel.message, panel.failures = "Queue full", "Item 1 failed: boom"
     assert (panel._table.warning, panel._table.error) == ("Queue full", "Item 1 failed: boom")
-    assert panel._status_text.value == panel.status == "Queue empty"
+    assert panel._status_text.text == panel.status == "Queue empty"
