@@ -24,7 +24,7 @@ SOURCE_NAME = "stream-source"  # how tests find the data source in the page's Bo
 SHOWN_INTERVAL = 2.0  # seconds between "Showing the last ..." updates in Live mode
 # The tools a line that keeps moving needs. Bokeh's default set adds a box zoom (a tool and its
 # overlay) and a link to Bokeh's help: four models of the figure's 34, which every session
-# builds, walks, serializes and renders (3.5 ms of a build measured in-process).
+# builds, walks, serializes and renders (3.8 ms of building and serializing a figure, in-process).
 TOOLS = "pan,wheel_zoom,reset,save"
 
 # Static, so written as HTML: a Markdown pane would parse it again for every session.

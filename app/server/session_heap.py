@@ -176,13 +176,15 @@ class SessionHeaps:
         """A session of `count` objects was left old: collect it with the others left old,
         once they hold OLD_BATCH objects (a turn of the loop later) or OLD_WAIT from now."""
         self._old_objects += count
-        if not self._on_loop():  # (tests) at the next call of collect_old
+        if not self._on_loop():  # (tests) at once
+            self.collect_old()
             return
-        if self._collecting_old is not None and self._old_objects < OLD_BATCH:
-            return
+        full = self._old_objects >= OLD_BATCH
         if self._collecting_old is not None:
+            if not full:
+                return
             self._collecting_old.cancel()
-        delay = 0.0 if self._old_objects >= OLD_BATCH else OLD_WAIT
+        delay = 0.0 if full else OLD_WAIT
         self._collecting_old = asyncio.get_running_loop().call_later(delay, self.collect_old)
 
     def collect_old(self) -> None:

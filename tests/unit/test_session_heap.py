@@ -259,7 +259,7 @@ def end_sessions_left_old(heaps: SessionHeaps, count: int) -> tuple[list[weakref
     return refs, len(full)
 
 
-def test_sessions_left_old_are_freed_together_once_they_hold_a_batch(heaps, monkeypatch) -> None:
+def test_sessions_left_old_are_freed_as_soon_as_they_hold_a_batch(heaps, monkeypatch) -> None:
     # One session's objects fill a batch; the collection would otherwise wait a minute.
     monkeypatch.setattr(session_heap, "OLD_BATCH", 1)
     monkeypatch.setattr(session_heap, "OLD_WAIT", 60.0)
