@@ -14,8 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
-import panel as pn
 import param
+
+from app.components.browser_component import BrowserComponent
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ def timer(elapsed: float, running: bool) -> dict:
     return {"elapsed": round(elapsed, 2), "running": running}
 
 
-class LiveTable(pn.custom.JSComponent):
+class LiveTable(BrowserComponent):
     """Rows of work items, oldest first, with a cancel button per row; above them a line about
     the whole (`summary`) and the notices of the last action (`warning`, `error`), each shown
     only when not empty; below them, with `cancel_all`, a button that cancels every row.

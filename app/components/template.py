@@ -19,6 +19,7 @@ import panel as pn
 import param
 from panel.custom import Children
 
+from app.components.browser_component import BrowserComponent
 from app.components.mirror import mirror
 from app.components.monitor import SidebarMonitor
 from app.registry import HOME, PAGES, Page, page_for
@@ -41,7 +42,7 @@ def nav_items(current: Page) -> list[dict]:
     ]
 
 
-class PageTemplate(pn.custom.JSComponent):
+class PageTemplate(BrowserComponent):
     """A page of the app: `main` under the page's heading, in the shared header and sidebar.
     Everything but `main` and `server_line` is fixed when the page is built."""
 

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import panel as pn
 import param
+
+from app.components.browser_component import BrowserComponent
 
 HERE = Path(__file__).parent
 
 
-class TextLine(pn.custom.JSComponent):
+class TextLine(BrowserComponent):
     """One line of text, replaced in place in the browser when `text` changes."""
 
     text = param.String(default="", doc="The text shown.")

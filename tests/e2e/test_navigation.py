@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlparse
+
 import pytest
 from helpers import open_page, screenshot
 from playwright.sync_api import Page, expect
 
-from app.components.template import page_title
+from app.components.live_table import LiveTable
+from app.components.template import PageTemplate, page_title
+from app.components.text_line import TextLine
 from app.registry import DEMOS, PAGES
 from app.registry import Page as AppPage
 
@@ -64,3 +68,21 @@ def test_the_app_answers_on_both_loopback_names(new_context, base_url: str) -> N
     page = open_page(new_context(other_name).new_page(), "/async_callbacks")
     page.get_by_role("button", name="Click me!").click()
     expect(page.get_by_text("Running 1")).to_be_visible()
+
+
+def test_the_components_modules_come_as_files_the_browser_can_cache(page: Page) -> None:
+    # The queue page has all three browser-side components (app/components/browser_component.py).
+    responses = []
+    page.on("response", lambda r: responses.append(r) if "/components/" in r.url else None)
+    open_page(page, "/threaded_queue")
+    expect(page.get_by_role("button", name="Click to launch")).to_be_visible()
+    expect(page.get_by_role("navigation", name="Pages")).to_be_visible()
+    served = {urlparse(r.url).path: r for r in responses}
+    assert set(served) == {
+        f"/components/{c.__module__}/{c.__name__}/_bundle_path/{c._esm.name}"
+        for c in (PageTemplate, LiveTable, TextLine)
+    }
+    for response in served.values():
+        assert response.status == 200
+        assert "javascript" in response.headers["content-type"]
+        assert "last-modified" in response.headers  # so a returning visitor's browser keeps it
