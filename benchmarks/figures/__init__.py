@@ -35,7 +35,7 @@ class Plan:
     memory_sessions: tuple[int, ...] = (1, 10, 50, 100)  # figure 5
     memory_churn_s: float = 60.0  # figure 5: seconds of sessions opened and closed
     lag_window_s: float = 8.0  # figure 6
-    page_loads: int = 5  # figure 7: first renders per page
+    page_loads: int = 10  # figure 7: first renders per page (and as many of the bare page)
     builds: int = 20  # figure 7: sessions built per page, for server CPU
     capacity_steps: tuple[int, ...] = (25, 50, 100, 150, 200, 300)  # figure 8
     capacity_minutes: float = 6.0  # figure 8: most time per server

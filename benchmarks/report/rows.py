@@ -139,13 +139,13 @@ def page_load(r: dict) -> list[str]:
     for path, a in app.items():
         b = base.get(path)
         render = a["first_render_ms"]
+        beside = a["bare_first_render_ms"]  # the bare page's loads alternating with this page's
         guide = f"{ms(b['first_render_ms'])}; " if b else ""
         out.append(row(
             f"7. First render, {path} (median / p95)", ms(render),
-            f"{guide}bare one-widget page {ms(bare['first_render_ms'])}",
-            f"{times(render['median'], bare['first_render_ms']['median'])} the bare page",
-            f"≤ 1.3x the bare page: "
-            f"{within(render['median'], bare['first_render_ms']['median'], 1.3)}",
+            f"{guide}bare one-widget page, loaded alternately: {ms(beside)}",
+            f"{times(render['median'], beside['median'])} the bare page",
+            f"≤ 1.3x the bare page: {within(render['median'], beside['median'], 1.3)}",
         ))  # fmt: skip
         build = a["build_cpu_ms"]["mean"]
         guide = f"{b['build_cpu_ms']['mean']} ms; " if b else ""

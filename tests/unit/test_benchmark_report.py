@@ -8,7 +8,7 @@ from benchmarks import dom_probe
 from benchmarks.peers import PEERS
 from benchmarks.report import markdown
 from benchmarks.report.peers import table
-from benchmarks.report.rows import burst, capacity
+from benchmarks.report.rows import burst, capacity, page_load
 
 
 def test_each_click_gets_the_first_new_running_text_before_the_next_click() -> None:
@@ -70,3 +70,16 @@ def test_a_figure_that_failed_is_a_row_that_says_so() -> None:
     report = {"date": "today", "machine": "here", "quick": True, "runs": 1, "minutes": 1.0,
               "results": {"burst": {"error": "TimeoutError: no"}}}  # fmt: skip
     assert "| 2. burst | not measured: TimeoutError: no |" in markdown(report)
+
+
+def test_a_first_render_is_compared_with_the_bare_loads_made_beside_it() -> None:
+    def ms(median: float) -> dict:
+        return {"median": median, "p95": median + 50, "n": 10, "values": []}
+
+    build = {"build_cpu_ms": {"mean": 20.0}}
+    r = {"app": {"/bokeh_streaming": {"first_render_ms": ms(300.0),
+                                      "bare_first_render_ms": ms(250.0), **build}},
+         "baseline": {"/bare": {"first_render_ms": ms(200.0), **build}}}  # fmt: skip
+    render = page_load(r)[0]
+    assert "loaded alternately: 250.0 / 300.0 ms" in render
+    assert render.endswith("≤ 1.3x the bare page: met (1.20x) |")  # not 1.5x the lone bare loads
