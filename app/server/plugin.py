@@ -5,6 +5,7 @@ server's hardening, installed before the server builds its routes.
 - protocol.py: a browser message the server cannot apply is one log line, and no traceback
   goes back to the browser;
 - login.py: failed logins are throttled per client;
+- component_files.py: a component file's URL imports no module the server has not loaded;
 - websocket.py and logs.py: a refused connection is one line, no traceback, no session id;
 - speedups/: contained workarounds for costs profiled inside Panel and Bokeh;
 - sliced_builds.py: session builds that hand the event loop back every few milliseconds;
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 from app import runtime
 from app.server import (  # fmt: skip
+    component_files,
     login,
     logs,
     pages,
@@ -30,6 +32,7 @@ pages.install()
 websocket.install()
 protocol.install()
 login.install()
+component_files.install()
 logs.install()
 speedups.install()
 session_heap.install(runtime.current_heaps)

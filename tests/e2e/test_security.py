@@ -276,3 +276,20 @@ def login(server: Served, password: str) -> tuple[int, str]:
     with answer:
         cookies = "; ".join(c.split(";")[0] for c in answer.headers.get_all("Set-Cookie") or [])
         return answer.code, cookies
+
+
+def test_a_component_file_url_imports_no_module_the_server_has_not_loaded(tmp_path: Path) -> None:
+    with app_server(tmp_path) as server:
+        # Panel's handler would import `this`, which prints the Zen of Python into the log.
+        for module in ("this", "tkinter", "no.such.module") * 5:
+            status, _, body = get(f"{server.url}/components/{module}/X/_css/a.css")
+            assert status == 404 and "Traceback" not in body
+        # The app's own components are served, also by a process that built no page yet.
+        status, headers, body = get(
+            f"{server.url}/components/app.components.text_line/TextLine/_bundle_path/text_line.js"
+        )
+        assert status == 200 and "export function render" in body
+        assert "javascript" in headers["Content-Type"]
+        log = server.log()
+        assert "Zen of Python" not in log and "Traceback" not in log
+        assert log.count("a component file of a module the server has not loaded") == 1
