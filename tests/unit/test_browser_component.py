@@ -15,7 +15,7 @@ COMPONENTS = [TextLine, LiveTable, PageTemplate]
 
 
 def test_every_browser_component_is_listed_here() -> None:
-    assert {c for c in BrowserComponent.__subclasses__()} == set(COMPONENTS)
+    assert set(BrowserComponent.__subclasses__()) == set(COMPONENTS)
 
 
 @pytest.mark.parametrize("component", COMPONENTS, ids=lambda c: c.__name__)
