@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -32,3 +33,14 @@ def wait_until(
 def wait_for_value(read: Callable[[], T], expected: T, timeout: float = 10.0) -> T:
     """Wait until `read()` returns `expected`."""
     return wait_until(read, lambda v: v == expected, timeout, f"value == {expected!r}")
+
+
+async def await_until(
+    condition: Callable[[], bool], timeout: float = 10.0, what: str = "the condition"
+) -> None:
+    """wait_until for a coroutine: the loop runs its other callbacks between the checks."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"{what} did not hold within {timeout} s")
+        await asyncio.sleep(POLL_SECONDS / 5)

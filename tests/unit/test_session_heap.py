@@ -12,6 +12,7 @@ import pytest
 
 from app.server import session_heap, sliced_builds
 from app.server.session_heap import SessionHeaps, _run_destroyed_callbacks
+from tests.support.waiting import await_until
 
 
 class Node:
@@ -192,8 +193,8 @@ def end_session(heaps: SessionHeaps, adopt: bool) -> tuple[weakref.ref, weakref.
         ref = weakref.ref(doc)
         heaps.release(doc)
         doc = older = None  # the server lets go of it
-        while heaps.collected_young + heaps.collected_later == 0:  # ENDED_DELAY, then collected
-            await asyncio.sleep(0.01)
+        # ENDED_DELAY, then collected
+        await await_until(lambda: heaps.collected_young + heaps.collected_later > 0)
         return ref, made[0]
 
     return asyncio.run(asyncio.wait_for(main(), timeout=10))
@@ -240,8 +241,7 @@ def end_sessions_left_old(heaps: SessionHeaps, count: int) -> tuple[list[weakref
             heaps.release(doc)
             doc = older = initialize = None
         gc.callbacks.append(watch)
-        while heaps.collected_young + heaps.collected_later < count:
-            await asyncio.sleep(0.01)
+        await await_until(lambda: heaps.collected_young + heaps.collected_later >= count)
         assert heaps.collected_later == count  # the young collections left them all
         for _ in range(1000):
             if all(ref() is None for ref in refs):
@@ -286,8 +286,7 @@ def test_a_held_object_that_tracked_itself_again_and_grew_old_is_given_back_youn
         heaps.release(doc)
         doc = table = node = None
         made.clear()
-        while heaps.collected_young + heaps.collected_later == 0:
-            await asyncio.sleep(0.01)
+        await await_until(lambda: heaps.collected_young + heaps.collected_later > 0)
         return ref
 
     node = asyncio.run(asyncio.wait_for(main(), timeout=10))
